@@ -28,6 +28,7 @@ class Attachment:
     depth: int = 0              # 0 = attached to the mail, 1 = inside an archive, ...
     in_archive: bool = False
     sha256: str = ""
+    inline: bool = False        # shown in the body (Content-ID), e.g. a signature logo
 
     @property
     def basename(self) -> str:
@@ -108,6 +109,7 @@ class Verdict:
     items: list[Material] = field(default_factory=list)
     links: list[dict] = field(default_factory=list)
     due: str | None = None      # the deadline this report was judged against (ISO)
+    school_how: str = ""        # sender | subject | body | attachment | staff
 
     @property
     def ok(self) -> bool:

@@ -1,0 +1,112 @@
+"""`ribao run`: the long-running service, a thin loop of APScheduler jobs over Service.
+
+Jobs: `poll` (interval, never overlapping, misfires coalesced), and the digest, reminders and
+week summary at the times config gives. An IMAP IDLE watcher on its own connection wakes the poll
+job early when mail arrives. SIGTERM lets the message in hand finish, then exits cleanly.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import signal
+import threading
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from . import systemd
+from .config import Config
+from .mailbox import MailboxError, open_source
+from .service import Service
+
+log = logging.getLogger("ribao")
+
+
+class Runner:
+    def __init__(self, cfg: Config, profile, roster):
+        self.cfg, self.profile = cfg, profile
+        self.stopping = threading.Event()
+        self.service = Service(cfg, profile, roster, stop=self.stopping.is_set)
+        self.scheduler = BlockingScheduler(timezone=cfg.schedule.timezone,
+                                           job_defaults={"coalesce": True, "max_instances": 1,
+                                                         "misfire_grace_time": 3600})
+        self.last_ok: dt.datetime | None = None
+        self.failures = 0
+
+    # ------------------------------------------------------------ jobs
+    def poll(self) -> dict | None:
+        try:
+            counts = self.service.poll_once()
+        except MailboxError as e:
+            self.failures += 1
+            log.error("%s", e)
+            systemd.notify(f"STATUS=mailbox error: {e}")
+            return None
+        except Exception as e:              # keep the service up; the error is recorded
+            self.failures += 1
+            log.exception("poll failed: %s", e)
+            self.service.store.event("error", f"poll failed: {type(e).__name__}: {e}")
+            return None
+        self.failures = 0
+        self.last_ok = dt.datetime.now()
+        if counts["new"]:
+            log.info("poll: %(new)s new, %(judged)s judged, %(quarantined)s quarantined, %(duplicates)s duplicates", counts)
+        systemd.notify(f"STATUS=last poll {self.last_ok:%H:%M:%S}: {counts['new']} new")
+        return counts
+
+    def watchdog(self) -> None:
+        """Ping systemd only while polls succeed or the mailbox is merely unreachable:
+        a wedged process stops pinging and systemd restarts it."""
+        systemd.notify("WATCHDOG=1")
+
+    def add_jobs(self) -> None:
+        s = self.cfg.schedule
+        self.scheduler.add_job(self.poll, "interval", seconds=s.poll_seconds, id="poll",
+                               next_run_time=dt.datetime.now(self.profile.tz))
+        wd = systemd.watchdog_seconds()
+        if wd:
+            self.scheduler.add_job(self.watchdog, "interval", seconds=max(1.0, wd), id="watchdog")
+        try:
+            from . import jobs
+        except ImportError:
+            return
+        jobs.add_jobs(self.scheduler, self.cfg, self.profile, self.service)
+
+    def idle_watcher(self) -> None:
+        """A second IMAP connection in IDLE; new mail moves the poll job to now."""
+        if self.cfg.mailbox.kind != "imap" or not self.cfg.mailbox.idle:
+            return
+        src = open_source(self.cfg.mailbox, self.service.store.root / "spool")
+        while not self.stopping.is_set():
+            try:
+                if src.wait(min(600, self.cfg.schedule.poll_seconds * 10)) and not self.stopping.is_set():
+                    job = self.scheduler.get_job("poll")
+                    if job:
+                        job.modify(next_run_time=dt.datetime.now(self.profile.tz))
+            except MailboxError:
+                self.stopping.wait(self.cfg.schedule.poll_seconds)
+            except Exception:
+                log.exception("IDLE watcher")
+                self.stopping.wait(self.cfg.schedule.poll_seconds)
+        src.close()
+
+    # ------------------------------------------------------------ life cycle
+    def stop(self, *_args) -> None:
+        if not self.stopping.is_set():
+            log.info("stopping: finishing the message in hand")
+            systemd.notify("STOPPING=1")
+            self.stopping.set()
+            threading.Thread(target=lambda: self.scheduler.shutdown(wait=True), daemon=True).start()
+
+    def run_forever(self) -> None:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        self.add_jobs()
+        threading.Thread(target=self.idle_watcher, name="idle", daemon=True).start()
+        systemd.notify("READY=1", "STATUS=started")
+        log.info("ribao running: profile %s, mailbox %s, poll every %ss", self.profile.id,
+                 self.cfg.mailbox.host or self.cfg.mailbox.path, self.cfg.schedule.poll_seconds)
+        try:
+            self.scheduler.start()
+        finally:
+            self.service.close()
+            log.info("stopped")

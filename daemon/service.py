@@ -1,0 +1,243 @@
+"""The daemon's one poll cycle: fetch → record → judge → store → file → reply, for each new message.
+
+Each step moves the message's row forward (received → judged → filed → done), committed before
+the next step starts, so a crash or `kill -9` anywhere resumes at the same step on restart and
+nothing is judged or answered twice. Judging runs in a forked child with a time limit: a file that
+hangs or crashes a parser quarantines that one message, and the daemon goes on with the next.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import traceback
+from pathlib import Path
+
+from . import filing, outbox, replies
+from .config import Config
+from .judge import judge_file
+from .mailbox import Fetched, MailboxError, open_source
+from .mailout import transport as make_transport
+from .profile import Profile
+from .roster import Roster
+from .store import Store, now_iso
+
+log = logging.getLogger("ribao")
+
+
+def _judge_child(conn, path, profile, roster, received, workdir, own, overrides=None):
+    """Runs in the forked child: judge and send the verdict back through the pipe."""
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        verdict, msg = judge_file(Path(path), profile, roster, received=received, workdir=Path(workdir),
+                                  own_addresses=own, overrides=overrides)
+        conn.send(("ok", verdict, {"reply-to": msg.headers.get("reply-to", []),
+                                   "references": msg.headers.get("references", [])}))
+    except BaseException as e:     # noqa: BLE001 - the parent records the reason
+        conn.send(("error", f"{type(e).__name__}: {e}", traceback.format_exc(limit=5)))
+    finally:
+        conn.close()
+
+
+class Service:
+    def __init__(self, cfg: Config, profile: Profile, roster: Roster, *, stop=lambda: False):
+        self.cfg, self.profile, self.roster = cfg, profile, roster
+        self.store = Store(cfg.storage.path)
+        self.source = None
+        self.transport = make_transport(cfg.smtp)
+        self.stop = stop
+        self.own = {a.lower() for a in (cfg.smtp.sender, cfg.mailbox.username, profile.mailbox) if a and "@" in a}
+        self.judge_seconds = 600.0
+        outbox.recover(self.store)
+        self.roster.extra_emails.update(self.store.school_emails())
+
+    # ------------------------------------------------------------ the mailbox
+    def connect(self):
+        if self.source is None:
+            self.source = open_source(self.cfg.mailbox, self.store.root / "spool")
+        return self.source
+
+    def close(self) -> None:
+        if self.source is not None:
+            try:
+                self.source.close()
+            finally:
+                self.source = None
+
+    def poll_once(self) -> dict:
+        """One cycle. With nothing new this costs one round trip to the server."""
+        counts = {"new": 0, "judged": 0, "quarantined": 0, "duplicates": 0}
+        folder = self.cfg.mailbox.folder
+        src = self.connect()
+        try:
+            state = src.select()
+            known = self.store.mailbox_state(folder)
+            last_uid = known.get("last_uid") or 0
+            if known.get("uidvalidity") not in (None, state.uidvalidity):
+                last_uid = self._uidvalidity_changed(src, folder, known["uidvalidity"], state.uidvalidity)
+            self.store.set_mailbox_state(folder, uidvalidity=state.uidvalidity, last_uid=last_uid)
+            self.resume(counts)
+            if state.uidnext - 1 > last_uid:
+                for fetched in src.fetch_since(last_uid):
+                    self.take(fetched, counts)
+                    last_uid = max(last_uid, fetched.uid)
+                    self.store.set_mailbox_state(folder, last_uid=last_uid)
+                    if self.stop():
+                        break
+            self.store.set_mailbox_state(folder, last_poll=now_iso(), last_error=None)
+        except MailboxError as e:
+            self.store.set_mailbox_state(folder, last_error=str(e), last_error_at=now_iso())
+            self.store.event("error", str(e))
+            self.close()
+            raise
+        self.deliver()
+        return counts
+
+    def _uidvalidity_changed(self, src, folder: str, old: int, new: int) -> int:
+        """UIDs were renumbered: map what we have by Message-ID, fetch only what we don't."""
+        log.warning("UIDVALIDITY of %s changed from %s to %s: re-scanning by Message-ID", folder, old, new)
+        self.store.event("warning", f"UIDVALIDITY of {folder} changed {old} → {new}; re-scanned by Message-ID")
+        mapping = src.uid_message_ids()
+        last_known = 0
+        for uid in sorted(mapping):
+            row = self.store.by_message_id(mapping[uid]) if mapping[uid] else None
+            if row is None:
+                break                  # first unknown message: fetch from here on
+            self.store.db.execute("update messages set uid = ?, uidvalidity = ? where id = ?", [uid, new, row["id"]])
+            last_known = uid
+        return last_known
+
+    # ------------------------------------------------------------ one message
+    def take(self, f: Fetched, counts: dict) -> None:
+        """Record a fetched message, then carry it through every step."""
+        if self.store.find(f.uidvalidity, f.uid):
+            f.path.unlink(missing_ok=True)
+            return
+        sha = _sha256(f.path)
+        raw_dir = self.store.root / "raw" / dt.date.today().isoformat()
+        raw_dir.mkdir(parents=True, exist_ok=True)
+        raw_path = raw_dir / f"{f.uidvalidity}-{f.uid}-{sha[:12]}.eml"
+        shutil.move(str(f.path), raw_path)
+        dup = self.store.by_message_id(f.message_id) if f.message_id else self.store.by_sha(sha)
+        received = (f.internaldate or dt.datetime.now().astimezone()).astimezone(self.profile.tz).isoformat()
+        ident = self.store.add_received(uid=f.uid, uidvalidity=f.uidvalidity, folder=self.cfg.mailbox.folder,
+                                        raw_path=raw_path, raw_sha256=sha, size=f.size,
+                                        message_id=f.message_id or "", received=received,
+                                        duplicate_of=dup["id"] if dup else None)
+        counts["new"] += 1
+        if dup:
+            counts["duplicates"] += 1
+            log.info("message %s is a copy of %s (same Message-ID): recorded, not judged again", ident, dup["id"])
+            return
+        self.judge(ident, counts)
+        self.finish(ident)
+
+    def judge(self, ident: int, counts: dict | None = None, overrides: dict | None = None) -> None:
+        row = self.store.get(ident)
+        received = dt.datetime.fromisoformat(row["received"]) if row.get("received") else None
+        workdir = self.store.root / "work" / str(ident)
+        shutil.rmtree(workdir, ignore_errors=True)
+        workdir.mkdir(parents=True)
+        self.store.db.execute("update messages set attempts = coalesce(attempts, 0) + 1 where id = ?", [ident])
+        try:
+            result = self._judge_isolated(row["raw_path"], received, workdir, overrides)
+            if result[0] == "ok":
+                _, verdict, headers = result
+                self.store.save_verdict(ident, verdict, school_how=(overrides and "staff") or "")
+                self._queue_reply(ident, verdict, headers)
+                if counts is not None:
+                    counts["judged"] += 1
+            else:
+                self.store.set_state(ident, "quarantined", reason=result[1][:500], judged_at=now_iso())
+                row = self.store.get(ident)
+                try:
+                    self.store.set_state(ident, "quarantined",
+                                         filed_to=self._file(row, filing.folder_for(row, self.cfg.filing)))
+                except MailboxError:
+                    pass
+                self.store.event("error", f"message {ident} quarantined: {result[1][:300]}")
+                log.error("message %s quarantined: %s", ident, result[1])
+                if counts is not None:
+                    counts["quarantined"] += 1
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def _judge_isolated(self, raw_path: str, received, workdir: Path, overrides: dict | None = None):
+        ctx = multiprocessing.get_context("fork")
+        parent, child = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_judge_child, args=(child, raw_path, self.profile, self.roster, received,
+                                                      str(workdir), tuple(self.own), overrides), daemon=True)
+        proc.start()
+        child.close()
+        try:
+            if parent.poll(self.judge_seconds):
+                result = parent.recv()
+            else:
+                result = ("error", f"judging took longer than {self.judge_seconds:.0f} s; stopped", "")
+        except (EOFError, OSError):
+            result = None
+        finally:
+            if proc.is_alive():
+                proc.kill()
+            proc.join(5)
+            parent.close()
+        if result is None:
+            code = proc.exitcode
+            why = f"killed by signal {-code}" if code and code < 0 else f"exit code {code}"
+            result = ("error", f"the judging process died ({why}), probably out of memory on a hostile file", "")
+        return result
+
+    def _queue_reply(self, ident: int, verdict, headers: dict) -> None:
+        sender = self.cfg.smtp.sender
+        outcome = replies.enqueue_reply(self.store, ident, verdict, self.profile, headers, sender=sender,
+                                        own=self.own, cfg=self.cfg.replies, tz=self.profile.tz)
+        log.info("message %s: %s %s %s → reply %s", ident, verdict.kind, verdict.school or "-",
+                 "ok" if verdict.ok else ",".join(sorted({d.code for d in verdict.defects})), outcome)
+
+    def finish(self, ident: int) -> None:
+        """File a judged message and mark it done (its reply is already in the outbox)."""
+        row = self.store.get(ident)
+        folder = filing.folder_for(row, self.cfg.filing)
+        filed = self._file(row, folder)
+        self.store.set_state(ident, "done" if row["state"] == "judged" else row["state"], filed_to=filed)
+
+    def _file(self, row: dict, folder: str | None) -> str | None:
+        if not folder or not row.get("uid"):
+            return None
+        state = self.store.mailbox_state(self.cfg.mailbox.folder)
+        if state.get("uidvalidity") != row["uidvalidity"]:
+            return None               # the UID is stale; the message stays where it is
+        self.connect().file(row["uid"], folder, move=self.cfg.filing.action == "move")
+        return folder
+
+    def resume(self, counts: dict) -> None:
+        """Carry every message that stopped half-way one step further, oldest first."""
+        for row in self.store.pending("received"):
+            if self.stop():
+                return
+            if (row.get("attempts") or 0) >= 3:
+                self.store.set_state(row["id"], "quarantined", reason="judging failed three times (crash or kill)")
+                continue
+            self.judge(row["id"], counts)
+            self.finish(row["id"])
+        for row in self.store.pending("judged"):
+            if self.stop():
+                return
+            self.finish(row["id"])
+
+    def deliver(self) -> dict:
+        return outbox.deliver(self.store, self.transport, self.cfg.smtp.sender, self.cfg.replies.retry_seconds,
+                              stop=self.stop)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
