@@ -137,15 +137,32 @@ def _payload_text(part: Message) -> str:
     return decode_text(data)
 
 
+def _raw8bit_fixed(part: Message) -> Message:
+    """Old Outlook and some phones put raw GBK bytes in Content-Disposition / Content-Type;
+    compat32 would turn them into U+FFFD. Decode the bytes ourselves into a stand-in header set."""
+    raw = [(k, v) for k, v in part._headers if k.lower() in ("content-disposition", "content-type")]
+    if not any(isinstance(v, str) and any("\udc80" <= ch <= "\udcff" for ch in v) for _, v in raw):
+        return part
+    fixed = Message()
+    for k, v in raw:
+        fixed[k] = decode_text(str(v).encode("utf-8", "surrogateescape"))
+    return fixed
+
+
 def _filename(part: Message) -> str:
-    name = part.get_filename()
+    src = _raw8bit_fixed(part)
+    name = src.get_filename()
     if not name:
-        name = part.get_param("name", header="content-type")
+        name = src.get_param("name", header="content-type")
     return decode_words(name) if name else ""
 
 
+def _disposition(part: Message) -> str:
+    return str(part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+
+
 def _is_attachment(part: Message) -> bool:
-    disp = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+    disp = _disposition(part)
     return disp == "attachment" or bool(_filename(part))
 
 
@@ -210,8 +227,7 @@ def _walk(msg: Message, out: ParsedMessage, writer: _Writer, depth: int, counter
             data = b""
             out.problems.append(f"attachment {name} could not be decoded")
         att = writer.write(name, data, ctype)
-        disp = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
-        att.inline = bool(part.get("Content-ID")) and disp != "attachment"
+        att.inline = bool(part.get("Content-ID")) and _disposition(part) != "attachment"
         out.attachments.append(att)
         part.set_payload(None)          # free the memory now
         del data
@@ -250,7 +266,7 @@ def parse_bytes(raw: bytes, workdir: Path) -> ParsedMessage:
 def parse_message(msg: Message, workdir: Path) -> ParsedMessage:
     workdir.mkdir(parents=True, exist_ok=True)
     out = ParsedMessage()
-    for key, value in msg.items():
+    for key, value in msg._headers:      # raw values: 8-bit GBK survives as surrogates, decoded below
         out.headers.setdefault(key.lower(), []).append(decode_words(value) if key.lower() != "message-id" else str(value).strip())
     out.message_id = out.header("message-id").strip()
     out.subject = out.header("subject")

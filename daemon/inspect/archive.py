@@ -9,6 +9,7 @@ folder path inside the archive lives on in the display name (`照片.zip/照片/
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import shutil
@@ -35,6 +36,7 @@ CHUNK = 1 << 16
 JUNK = {".ds_store", "thumbs.db", "desktop.ini"}
 RAR_DIRECT = True                  # stored RAR members are read by rarfile itself; tests turn it off
 RAR_TOOLS = ("7z", "unar", "bsdtar")
+log = logging.getLogger(__name__)
 
 
 class Refused(Exception):
@@ -196,7 +198,7 @@ def zip_member_name(info: zipfile.ZipInfo) -> str:
 
 def _zip_kind(info: zipfile.ZipInfo) -> str:
     ftype = stat.S_IFMT(info.external_attr >> 16)
-    if info.is_dir() or ftype == stat.S_IFDIR:
+    if info.filename.endswith("/") or ftype == stat.S_IFDIR:
         return "dir"
     if ftype == stat.S_IFLNK:
         return "link"
@@ -241,7 +243,7 @@ class RarBackend:
         import rarfile
         self.rarfile, self.path, self.ctx = rarfile, path, ctx
         try:
-            self.rf = rarfile.RarFile(str(path))
+            self.rf = rarfile.RarFile(str(path), errors="strict")   # a cut header is an error
         except (rarfile.PasswordRequired, rarfile.NoCrypto):
             raise Refused("archive.encrypted") from None
         except rarfile.NeedFirstVolume:
@@ -460,6 +462,9 @@ def inspect(att: Attachment, fmt: str, ctx: Context) -> Inspection:
         return _unpack(att, backend, files, ctx, result, defect)
     except Refused as r:
         return defect(r.code, r.reason, r.severity)
+    except Exception as e:                 # a hostile file can break a library anywhere
+        log.warning("archive %s: %s: %s", att.name, type(e).__name__, e)
+        return defect("archive.corrupt")
     finally:
         if backend is not None:
             backend.close()
@@ -502,7 +507,7 @@ def _unpack(att, backend, files, ctx, result, defect) -> Inspection:
                     (unsupported if e.unsupported else broken).append(_display(m.name))
                     if id(m) in done:
                         done.pop(id(m))[1].discard()
-    except Refused:
+    except BaseException:
         shutil.rmtree(outdir, ignore_errors=True)
         raise
     for m, sink in done.values():

@@ -95,13 +95,25 @@ def sniff(path: Path, name: str = "") -> str:
         return "rtf"
     if head[:2] == b"\x1f\x8b":
         return "gzip"
-    if b"\x00" not in head[:1024] or head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+    if _looks_like_text(head) or head[:2] in (b"\xff\xfe", b"\xfe\xff"):
         if suffix == "csv":
             return "csv"
         if suffix in ("eml", "msg") or _looks_like_mail(head):
             return "eml"
         return "txt"
     return "unknown"
+
+
+_CONTROL = bytes(range(0, 9)) + bytes(range(14, 27)) + bytes(range(28, 32)) + b"\x7f"
+
+
+def _looks_like_text(head: bytes) -> bool:
+    """Text has no NULs and almost no control characters (ESC 0x1b is allowed for old GB2312 files)."""
+    sample = head[:4096]
+    if b"\x00" in sample:
+        return False
+    controls = len(sample) - len(sample.translate(None, _CONTROL))
+    return controls <= len(sample) // 100
 
 
 def _looks_like_mail(head: bytes) -> bool:

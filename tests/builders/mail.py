@@ -37,8 +37,8 @@ def _b(text: str, charset: str) -> str:
 def _attach(part: MIMEBase, name: str, style: str, charset: str) -> None:
     if style == "rfc2231":
         part["Content-Disposition"] = f"attachment; filename*={charset}''{quote(name.encode(charset))}"
-    elif style == "raw8bit":
-        part["Content-Disposition"] = 'attachment; filename="' + name.encode("gbk").decode("utf-8", "surrogateescape") + '"'
+    elif style == "raw8bit":       # placeholder; build_mail swaps in the raw GBK bytes at the end
+        part["Content-Disposition"] = f'attachment; filename="@@RAW{name.encode("gbk").hex()}@@"'
     else:
         enc = _b(name, charset)
         part.replace_header("Content-Type", part["Content-Type"] + f'; name="{enc}"') if part["Content-Type"] else None
@@ -103,7 +103,12 @@ def build_mail(*, subject: str, body: str | None = "", html: str | None = None, 
     msg["MIME-Version"] = "1.0"
     for k, v in (headers or {}).items():
         msg[k] = v
-    return msg.as_bytes()
+    raw = msg.as_bytes()
+    while b"@@RAW" in raw:
+        start = raw.index(b"@@RAW")
+        end = raw.index(b"@@", start + 5)
+        raw = raw[:start] + bytes.fromhex(raw[start + 5:end].decode()) + raw[end + 2:]
+    return raw
 
 
 def write_mail(path: Path, **kw) -> Path:

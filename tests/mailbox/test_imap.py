@@ -2,14 +2,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import smtplib
 import ssl
-import tempfile
 import threading
 import time
 from email.message import EmailMessage
-from pathlib import Path
 
 import pytest
 
@@ -163,21 +160,32 @@ def test_filing_with_move_removes_from_inbox_only(dovecot, source):
     assert state.exists == 2
 
 
-def test_filing_uses_the_servers_delimiter(spool):
-    base = Path(tempfile.mkdtemp(prefix="ribao-dovecot-"))
-    server = Dovecot(base, separator=".")
-    try:
-        server.start()
-        uid = server.append(mail(1))
-        src = ImapSource(config(server), spool)
-        src.select()
-        src.file(uid, SCHOOL)
-        src.close()
-        assert "一日一报.2023-05-15.厦门工商旅游学校" in server.folders()
-        assert message_ids(server, "一日一报.2023-05-15.厦门工商旅游学校") == ["<m1@example.test>"]
-    finally:
-        server.kill()
-        shutil.rmtree(base, ignore_errors=True)
+def test_filing_uses_the_servers_delimiter(make_dovecot, spool):
+    server = make_dovecot(separator=".")
+    uid = server.append(mail(1))
+    src = ImapSource(config(server), spool)
+    src.select()
+    src.file(uid, SCHOOL)
+    src.close()
+    assert "一日一报.2023-05-15.厦门工商旅游学校" in server.folders()
+    assert message_ids(server, "一日一报.2023-05-15.厦门工商旅游学校") == ["<m1@example.test>"]
+
+
+def test_an_older_server_without_move_idle_or_id(make_dovecot, spool):
+    server = make_dovecot(capabilities="IMAP4rev1 LITERAL+ UIDPLUS")
+    uid = server.append(mail(1))
+    src = ImapSource(config(server), spool)
+    src.select()
+    wire = Wire(src)
+    src.file(uid, SCHOOL, move=True)              # no MOVE: COPY only, nothing deleted
+    assert "UID COPY" in wire.commands and not {"UID MOVE", "STORE", "UID STORE", "EXPUNGE"} & set(wire.commands)
+    assert server.uids() == [uid]
+    assert message_ids(server, SCHOOL) == ["<m1@example.test>"]
+    wire.commands.clear()
+    assert src.wait(0.05) is True                 # no IDLE: a plain sleep
+    assert wire.commands == []
+    src.close()
+    assert "ID sent" not in server.log_text()
 
 
 # ---- UIDVALIDITY, reconnects, errors ------------------------------------------------------------------

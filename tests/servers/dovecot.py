@@ -52,6 +52,7 @@ mail_location = maildir:{base}/mail:LAYOUT=fs
 mail_plugins =
 mailbox_idle_check_interval = 1 secs
 imap_id_log = *
+{capability}
 namespace inbox {{
   inbox = yes
   separator = {separator}
@@ -104,7 +105,11 @@ class Dovecot:
     user = "bureau@example.test"
     password = "s3cret-pw-42"
 
-    def __init__(self, base_dir: Path, port: int | None = None, *, tls: bool = False, separator: str = "/"):
+    def __init__(self, base_dir: Path, port: int | None = None, *, tls: bool = False, separator: str = "/",
+                 capabilities: str | None = None):
+        """tls: also STARTTLS on .port and implicit TLS on .imaps_port, with a self-signed .cert.
+        separator: the IMAP hierarchy delimiter ("/" or "."). capabilities: replaces the CAPABILITY list
+        advertised after login, to play an older server (e.g. "IMAP4rev1 UIDPLUS": no IDLE, MOVE, ID)."""
         if DOVECOT is None:
             raise DovecotError("dovecot is not installed (apt-get install dovecot-imapd): the IMAP tests need it")
         self.base_dir = Path(base_dir).resolve()
@@ -112,6 +117,7 @@ class Dovecot:
         self.tls = tls
         self.imaps_port = free_port() if tls else 0
         self.separator = separator
+        self.capabilities = capabilities
         self.maildir = self.base_dir / "mail"
         self.conf = self.base_dir / "dovecot.conf"
         self.log = self.base_dir / "dovecot.log"
@@ -141,7 +147,8 @@ class Dovecot:
         self.conf.write_text(CONF.format(
             base=b, host=self.host, port=self.port, imaps_port=self.imaps_port,
             ssl="yes" if self.tls else "no", ssl_files=ssl_files, separator=self.separator,
-            uid=MAIL_UID, gid=MAIL_GID))
+            uid=MAIL_UID, gid=MAIL_GID,
+            capability=f"imap_capability = {self.capabilities}" if self.capabilities else ""))
 
     # ---- life cycle ----------------------------------------------------------------------------
     @property

@@ -1,0 +1,99 @@
+"""The week so far as a small PNG: reports per day, on time / late / accepted stacked.
+
+Drawn with Pillow alone (no matplotlib to install on a bureau's server). Chinese labels need a CJK
+font; when `fc-list :lang=zh` finds none, the labels are ASCII (5/14, on time) rather than boxes.
+"""
+from __future__ import annotations
+
+import functools
+import io
+import subprocess
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+from .day import ACCEPTED, LATE, ON_TIME
+
+COLOURS = {ON_TIME: (46, 125, 50), LATE: (239, 108, 0), ACCEPTED: (21, 101, 192)}
+LABELS_ZH = {ON_TIME: "按时", LATE: "逾期", ACCEPTED: "人工认可"}
+LABELS_EN = {ON_TIME: "on time", LATE: "late", ACCEPTED: "accepted"}
+WEEKDAY_ZH = "一二三四五六日"
+_KNOWN = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+          "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+          "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf")
+
+
+@functools.lru_cache(maxsize=1)
+def cjk_font_path() -> str | None:
+    """A font file that has Chinese glyphs, or None."""
+    try:
+        out = subprocess.run(["fc-list", ":lang=zh", "file"], capture_output=True, text=True, timeout=10).stdout
+        files = [ln.strip().rstrip(":") for ln in out.splitlines() if ln.strip()]
+    except (OSError, subprocess.SubprocessError):
+        files = []
+    files = [f for f in files if f.lower().endswith((".ttf", ".ttc", ".otf"))]
+    files.sort(key=lambda f: (not ("Sans" in f or "hei" in f.lower()), "Bold" in f, f))
+    for f in [*files, *_KNOWN]:
+        if Path(f).exists():
+            return f
+    return None
+
+
+def _font(size: int, cjk: bool):
+    path = cjk_font_path() if cjk else None
+    candidates = [path] if path else []
+    candidates.append("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+    for c in candidates:
+        try:
+            return ImageFont.truetype(c, size)
+        except OSError:
+            continue
+    return ImageFont.load_default()
+
+
+def week_chart(counts: list[dict], roster_size: int, *, cjk: bool | None = None,
+               width: int = 560, height: int = 220) -> bytes:
+    """counts: [{date, on_time, late, accepted}] per day so far → PNG bytes."""
+    if cjk is None:
+        cjk = cjk_font_path() is not None
+    labels = LABELS_ZH if cjk else LABELS_EN
+    font, small = _font(13, cjk), _font(11, cjk)
+    img = Image.new("RGB", (width, height), "white")
+    d = ImageDraw.Draw(img)
+    left, right, top, bottom = 36, 12, 30, 40
+    plot_w, plot_h = width - left - right, height - top - bottom
+    top_value = max([roster_size, 1] + [c[ON_TIME] + c[LATE] + c[ACCEPTED] for c in counts])
+    d.line([(left, top), (left, top + plot_h), (left + plot_w, top + plot_h)], fill=(150, 150, 150))
+    for frac in (0.5, 1.0):
+        y = top + plot_h - int(plot_h * frac)
+        d.line([(left + 1, y), (left + plot_w, y)], fill=(230, 230, 230))
+        d.text((4, y - 7), str(round(top_value * frac)), fill=(110, 110, 110), font=small)
+    n = max(len(counts), 1)
+    slot = plot_w / max(n, 7)
+    bar_w = max(8, int(slot * 0.6))
+    for i, c in enumerate(counts):
+        x0 = left + int(slot * i + (slot - bar_w) / 2)
+        if roster_size:
+            y_full = top + plot_h - int(plot_h * roster_size / top_value)
+            d.rectangle([x0, y_full, x0 + bar_w, top + plot_h - 1], outline=(200, 200, 200))
+        y = top + plot_h
+        for key in (ON_TIME, LATE, ACCEPTED):
+            h = int(round(plot_h * c[key] / top_value))
+            if h:
+                d.rectangle([x0, y - h, x0 + bar_w, y - 1], fill=COLOURS[key])
+                y -= h
+        total = c[ON_TIME] + c[LATE] + c[ACCEPTED]
+        d.text((x0 + bar_w / 2, y - 3), str(total), fill=(60, 60, 60), font=small, anchor="mb")
+        day = c["date"]
+        text = f"{day.month}/{day.day}" + (f" 周{WEEKDAY_ZH[day.weekday()]}" if cjk else "")
+        d.text((x0 + bar_w / 2, top + plot_h + 6), text, fill=(60, 60, 60), font=small, anchor="ma")
+    x = left
+    for key in (ON_TIME, LATE, ACCEPTED):
+        d.rectangle([x, 8, x + 12, 20], fill=COLOURS[key])
+        d.text((x + 16, 14), labels[key], fill=(60, 60, 60), font=font, anchor="lm")
+        x += 24 + int(d.textlength(labels[key], font=font)) + 12
+    d.rectangle([x, 8, x + 12, 20], outline=(200, 200, 200))
+    d.text((x + 16, 14), "学校总数" if cjk else "roster", fill=(60, 60, 60), font=font, anchor="lm")
+    buf = io.BytesIO()
+    img.convert("P", palette=Image.Palette.ADAPTIVE, colors=32).save(buf, "PNG", optimize=True)
+    return buf.getvalue()

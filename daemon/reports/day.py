@@ -1,0 +1,275 @@
+"""One day as the bureau sees it: for every roster school, what its latest report for the day says.
+
+The digest, the week's workbook, `pending` and the reminders all read the store through here, so a
+figure means the same thing everywhere. Status is one of ON_TIME, LATE, MISSING, ACCEPTED (staff
+accepted the report by hand) or NOT_DUE (nothing yet, but the deadline has not passed).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..profile import Profile
+from ..roster import Roster
+from ..store import Store
+
+ON_TIME, LATE, MISSING, ACCEPTED, NOT_DUE = "on_time", "late", "missing", "accepted", "not_due"
+STATUS_ZH = {ON_TIME: "按时报送", LATE: "逾期报送", MISSING: "未报送", ACCEPTED: "人工认可", NOT_DUE: "未到截止"}
+# shown by the status or in their own section, not as a defect to fix
+NOT_OPEN = {"submission.late"}
+_EXPIRY = re.compile(r"链接(.{1,40}?)到期")
+
+
+def parse_time(value) -> dt.datetime | None:
+    if not value:
+        return None
+    if isinstance(value, dt.datetime):
+        return value
+    try:
+        return dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+@dataclass
+class SchoolDay:
+    school: str
+    status: str
+    message: dict | None = None              # the latest non-superseded report's messages row
+    defects: list[dict] = field(default_factory=list)     # that message's defects (open ones)
+    earlier: int = 0                         # how many earlier reports this one superseded
+    fixed: list[dict] = field(default_factory=list)       # defects the previous report had, this one not
+    photos: list[dict] = field(default_factory=list)      # photo materials, stored_path absolute
+    links: list[dict] = field(default_factory=list)       # cloud links: {file, expires, text}
+
+    @property
+    def status_zh(self) -> str:
+        return STATUS_ZH[self.status]
+
+    @property
+    def reported(self) -> bool:
+        return self.status in (ON_TIME, LATE, ACCEPTED)
+
+    @property
+    def errors(self) -> list[dict]:
+        return [d for d in self.defects if d["severity"] == "error"]
+
+    @property
+    def needs_fix(self) -> bool:
+        """An error still open on the latest report (staff acceptance closes it)."""
+        return self.status != ACCEPTED and bool(self.errors)
+
+    def count(self, key: str) -> int:
+        return int((self.message or {}).get(key) or 0)
+
+
+@dataclass
+class Deliverables:
+    """A one-off deliverable (summary, statistics table): who has sent it."""
+    id: str
+    name: str
+    due: dt.datetime
+    overdue: bool
+    sent: list[str]
+    missing: list[str]
+
+
+@dataclass
+class Day:
+    date: dt.date
+    due: dt.datetime | None
+    rows: list[SchoolDay]
+    unattributed: list[dict]                 # {id, received, sender, subject, why}
+    links: list[dict]                        # {school, sender, file, expires, text}
+    one_offs: list[Deliverables]
+
+    def figures(self) -> dict:
+        n = {s: 0 for s in STATUS_ZH}
+        for r in self.rows:
+            n[r.status] += 1
+        return {"roster": len(self.rows), "on_time": n[ON_TIME], "late": n[LATE], "missing": n[MISSING],
+                "accepted": n[ACCEPTED], "not_due": n[NOT_DUE], "reported": n[ON_TIME] + n[LATE] + n[ACCEPTED],
+                "needs_fix": sum(1 for r in self.rows if r.needs_fix)}
+
+
+def window(profile: Profile, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    """Mail that belongs to day D's digest: received after the previous deadline, up to D's."""
+    if profile.daily is not None:
+        return profile.daily_due(day - dt.timedelta(days=1)), profile.daily_due(day)
+    start = dt.datetime.combine(day, dt.time(0, 0), profile.tz)
+    return start, start + dt.timedelta(days=1)
+
+
+def _rows(store: Store, sql: str, args) -> list[dict]:
+    cur = store.db.execute(sql, args)
+    cols = [c[0] for c in cur.description]
+    return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+
+def _open_defects(store: Store, ident: int) -> list[dict]:
+    return [d for d in store.defects_of(ident) if d["code"] not in NOT_OPEN]
+
+
+def link_info(d: dict) -> dict:
+    m = _EXPIRY.search(d.get("text") or "")
+    return {"file": d.get("file") or "", "expires": m.group(1) if m else "", "text": d.get("text") or ""}
+
+
+def school_day(profile: Profile, store: Store, school: str, day: dt.date, now: dt.datetime | None = None) -> SchoolDay:
+    subs = _rows(store, "select s.id, s.message, s.late, s.superseded_by, s.received from submissions s "
+                        "where s.school = ? and s.deliverable = 'daily' and s.report_date = ? order by s.received, s.id",
+                 [school, day.isoformat()])
+    live = [s for s in subs if s["superseded_by"] is None]
+    if not live:
+        due = profile.daily_due(day) if profile.daily else None
+        now = now or dt.datetime.now(profile.tz)
+        return SchoolDay(school, NOT_DUE if due is not None and now < due else MISSING)
+    latest = live[-1]
+    msg = store.get(latest["message"]) or {}
+    status = ACCEPTED if msg.get("accepted_by") else (LATE if latest["late"] else ON_TIME)
+    all_defects = store.defects_of(latest["message"])
+    row = SchoolDay(school, status, message=msg, defects=[d for d in all_defects if d["code"] not in NOT_OPEN])
+    earlier = [s for s in subs if s["id"] != latest["id"] and s["received"] <= latest["received"]]
+    row.earlier = len(earlier)
+    if earlier:
+        now_codes = {d["code"] for d in all_defects}
+        seen = set()
+        for d in store.defects_of(earlier[-1]["message"]):
+            if d["code"] not in now_codes and d["code"] not in seen and d["code"] not in NOT_OPEN:
+                seen.add(d["code"])
+                row.fixed.append(d)
+    for m in store.materials_of(latest["message"]):
+        p = stored_path(store, m.get("stored_path")) if m["type"] == "photo" else None
+        if p is not None:
+            row.photos.append({**m, "path": p})
+    row.links = [link_info(d) for d in all_defects if d["code"] == "attachment.link_only"]
+    return row
+
+
+def unattributed(profile: Profile, store: Store, day: dt.date) -> list[dict]:
+    """Reports tied to no school or to a day outside the week, and mail that could not be judged,
+    received in the day's window."""
+    start, end = window(profile, day)
+    rows = _rows(store, "select m.id, m.received, m.sender, m.subject, m.school, m.state, m.reason, "
+                        "exists(select 1 from defects d where d.message = m.id and d.code = 'date.outside_week') as outside "
+                        "from messages m where m.duplicate_of is null and ("
+                        "(m.kind = 'report' and (m.school is null or exists(select 1 from defects d "
+                        "where d.message = m.id and d.code = 'date.outside_week'))) or m.state = 'quarantined') "
+                        "order by m.received, m.id", [])
+    out = []
+    for r in rows:
+        t = parse_time(r["received"])
+        if t is None or not (start < t <= end):
+            continue
+        if r["state"] == "quarantined":
+            why = "无法自动检查（已隔离），请人工查看"
+        elif r["school"] is None:
+            why = "未能识别是哪所学校"
+        else:
+            why = "报送日期不在活动周内"
+        out.append({**r, "why": why})
+    return out
+
+
+def one_offs(profile: Profile, roster: Roster, store: Store, as_of: dt.datetime, ahead_days: int = 3) -> list[Deliverables]:
+    """One-off deliverables due within `ahead_days` after `as_of`, and those already overdue."""
+    out = []
+    for d in profile.deliverables:
+        if d.is_daily or d.due is None:
+            continue
+        overdue = d.due <= as_of
+        if not overdue and d.due > as_of + dt.timedelta(days=ahead_days):
+            continue
+        have = {r[0] for r in store.db.execute("select distinct school from submissions where deliverable = ?", [d.id])}
+        names = roster.names
+        out.append(Deliverables(d.id, d.name, d.due, overdue, [s for s in names if s in have],
+                                [s for s in names if s not in have]))
+    return out
+
+
+def day_status(profile: Profile, roster: Roster, store: Store, day: dt.date, now: dt.datetime | None = None) -> Day:
+    """Everything about day D: one SchoolDay per roster school, in roster order."""
+    now = now or dt.datetime.now(profile.tz)
+    rows = [school_day(profile, store, s.name, day, now) for s in roster.schools]
+    odd = unattributed(profile, store, day)
+    links = [{"school": r.school, "sender": (r.message or {}).get("sender") or "", **lk} for r in rows for lk in r.links]
+    for u in odd:
+        for d in store.defects_of(u["id"]):
+            if d["code"] == "attachment.link_only":
+                links.append({"school": u["school"] or "", "sender": u["sender"] or "", **link_info(d)})
+    due = profile.daily_due(day) if profile.daily else None
+    as_of = due or dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0, 0), profile.tz)
+    return Day(day, due, rows, odd, links, one_offs(profile, roster, store, as_of))
+
+
+def last_seen(store: Store, school: str) -> dict | None:
+    """The last mail seen from a school (any kind): {received, subject}."""
+    r = _rows(store, "select received, subject from messages where school = ? and duplicate_of is null "
+                     "order by received desc, id desc limit 1", [school])
+    return r[0] if r else None
+
+
+def daily_reported(store: Store, school: str, day: dt.date) -> bool:
+    """Any daily report for (school, day), whatever its verdict."""
+    return store.db.execute("select 1 from submissions where school = ? and deliverable = 'daily' and report_date = ? "
+                            "limit 1", [school, day.isoformat()]).fetchone() is not None
+
+
+def sent_deliverable(store: Store, school: str, deliverable: str) -> bool:
+    return store.db.execute("select 1 from submissions where school = ? and deliverable = ? limit 1",
+                            [school, deliverable]).fetchone() is not None
+
+
+def stored_path(store: Store, rel: str | None) -> Path | None:
+    """A stored file's absolute path, never outside the storage root."""
+    if not rel:
+        return None
+    root = store.root.resolve()
+    p = (root / rel).resolve()
+    return p if p.is_relative_to(root) else None
+
+
+def days_so_far(profile: Profile, day: dt.date) -> list[dt.date]:
+    return [d for d in profile.week_days() if d <= day]
+
+
+def upcoming_day(profile: Profile, now: dt.datetime) -> dt.date | None:
+    """The week day whose daily deadline comes next within a day of `now` (what reminders are for)."""
+    if profile.daily is None:
+        return None
+    for d in profile.week_days():
+        due = profile.daily_due(d)
+        if now < due <= now + dt.timedelta(days=1):
+            return d
+    return None
+
+
+def last_due_day(profile: Profile, now: dt.datetime) -> dt.date | None:
+    """The week day whose daily deadline passed most recently (what the digest is for)."""
+    if profile.daily is None:
+        return None
+    past = [d for d in profile.week_days() if profile.daily_due(d) <= now]
+    return past[-1] if past else None
+
+
+def week_counts(profile: Profile, roster: Roster, store: Store, upto: dt.date) -> list[dict]:
+    """Per week day up to `upto`: {date, on_time, late, accepted} of roster schools' latest reports
+    (the same rule as school_day, in one query, for the chart)."""
+    names = set(roster.names)
+    latest: dict[tuple[str, str], tuple] = {}
+    for school, rdate, late, accepted, received, sid in store.db.execute(
+            "select s.school, s.report_date, s.late, m.accepted_by, s.received, s.id from submissions s "
+            "join messages m on m.id = s.message where s.deliverable = 'daily' and s.superseded_by is null "
+            "order by s.received, s.id"):
+        if school in names:
+            latest[(school, rdate)] = (late, accepted)
+    out = []
+    for d in days_so_far(profile, upto):
+        c = {"date": d, ON_TIME: 0, LATE: 0, ACCEPTED: 0}
+        for (school, rdate), (late, accepted) in latest.items():
+            if rdate == d.isoformat():
+                c[ACCEPTED if accepted else (LATE if late else ON_TIME)] += 1
+        out.append(c)
+    return out
