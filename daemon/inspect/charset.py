@@ -21,8 +21,8 @@ def _utf16_without_bom(data: bytes) -> str | None:
         return None
     even, odd = sample[0::2].count(0), sample[1::2].count(0)
     half = len(sample) // 2
-    codec = "utf-16-le" if odd > half * 0.3 and even < half * 0.05 else \
-        "utf-16-be" if even > half * 0.3 and odd < half * 0.05 else None
+    codec = "utf-16-le" if odd > half * 0.3 and even * 4 < odd else \
+        "utf-16-be" if even > half * 0.3 and odd * 4 < even else None
     if codec is None:
         return None
     try:
@@ -54,11 +54,15 @@ def decode_text(data: bytes) -> str:
         text = attempt(data)
         if text is not None:
             return text
+    decoded = []
     for codec in ("gb18030", "big5"):
         try:
-            return data.decode(codec)
+            decoded.append(data.decode(codec))
         except UnicodeDecodeError:
             pass
+    if decoded:
+        # Big5 bytes mostly decode as GB18030 too, into rare and private-use characters
+        return min(decoded, key=lambda t: sum(1 for c in t if not _plausible_char(c)))
     return data.decode("gb18030", errors="replace")
 
 
@@ -75,8 +79,17 @@ _NAME_RANGES = [(0x20, 0x7E), (0xB7, 0xB7), (0xD7, 0xD7), (0x2000, 0x206F), (0x2
                 (0x1F000, 0x1FAFF), (0x20000, 0x3134F)]
 
 
+_TEXT_RANGES = _NAME_RANGES + [(0x09, 0x0D), (0xA0, 0xFF), (0x370, 0x4FF), (0x2100, 0x27BF),
+                               (0x2E80, 0x2FDF), (0x3300, 0x33FF), (0xFE30, 0xFE4F)]
+
+
+def _plausible_char(c: str) -> bool:
+    """In the ranges GBK text really uses (not private-use or stray scripts)."""
+    return any(lo <= ord(c) <= hi for lo, hi in _TEXT_RANGES)
+
+
 def _plausible_name(s: str) -> bool:
-    return all(any(lo <= ord(c) <= hi for lo, hi in _NAME_RANGES) for c in s)
+    return all(_plausible_char(c) for c in s)
 
 
 def decode_name(raw: bytes) -> str:
