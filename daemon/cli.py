@@ -40,7 +40,7 @@ def _iso(value: str | None) -> dt.datetime | None:
 
 def load_rules(rules: str | None, roster: str | None, cfg=None):
     try:
-        prof = profiles.load(rules or (cfg.rules.profile if cfg else "xiamen-2023"))
+        prof = profiles.load(rules or (cfg.rules.profile if cfg else profiles.default_name()))
         ros = rosters.load(roster or (cfg.rules.roster if cfg else None))
     except (profiles.ProfileError, rosters.RosterError) as e:
         raise Fail(str(e)) from None
@@ -49,7 +49,7 @@ def load_rules(rules: str | None, roster: str | None, cfg=None):
 
 @cli.command()
 @click.argument("message", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--rules", "rules", metavar="NAME|PATH", help="rules profile (default xiamen-2023)")
+@click.option("--rules", "rules", metavar="NAME|PATH", help="rules profile: a name in rules/ or a .toml path (default: rules/DEFAULT)")
 @click.option("--roster", metavar="ROSTER.csv", help="CSV with header school,aliases,emails")
 @click.option("--received", metavar="ISO-8601", help="when the message arrived (default: its Date header)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")

@@ -51,7 +51,7 @@ class SmtpConfig:
 
 @dataclass
 class RulesConfig:
-    profile: str = "xiamen-2023"
+    profile: str = ""                   # "" = the one named in rules/DEFAULT
     roster: str = ""
 
 

@@ -1,8 +1,8 @@
 """Which day a report covers, and whether it came in late.
 
 An explicit date in the subject (then in the first lines of the body) wins; without one the
-profile says whether a mail before the deadline reports on the previous day (Xiamen: 每日上午12点前
-报送前一日) or the same day (Puyang: 每天下午4时前). A mail after the deadline covers the same day.
+profile says whether a mail before the deadline reports on the previous day (每日上午12点前报送前一日)
+or the same day (每天下午4时前报送当天). A mail after the deadline covers the same day.
 """
 from __future__ import annotations
 

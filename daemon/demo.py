@@ -18,15 +18,19 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-SCHOOLS = [
-    ("厦门工商旅游学校", "工商旅游", "gslx@qq.com"),
-    ("厦门市集美职业技术学校", "集美职校", "jmzx@163.com"),
-    ("厦门信息学校", "信息学校", "xxxx@126.com"),
-    ("厦门市同安职业技术学校", "同安职校", "tazx@foxmail.com"),
-    ("厦门海洋职业技术学院", "海洋学院", "hyxy@outlook.com"),
-]
+DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
+
+
+def _schools() -> list[tuple[str, str, str]]:
+    import csv
+    with open(DEMO_DIR / "roster.csv", encoding="utf-8") as fh:
+        return [(r["school"], r["aliases"], r["emails"]) for r in csv.DictReader(fh)]
+
+
+def _settings() -> dict:
+    import tomllib
+    return tomllib.loads((DEMO_DIR / "settings.toml").read_text(encoding="utf-8"))
 PARA = ("本校围绕“技能：让生活更美好”主题，开展校园开放日、职业体验和志愿服务活动，邀请家长、社区居民和初中学生"
         "走进实训室，体验烹饪、茶艺、汽修、电子商务等专业技能。")
 
@@ -60,7 +64,7 @@ def _zip_gbk(members: dict[str, bytes]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
         for name, data in members.items():
-            info = zipfile.ZipInfo(name.encode("gbk").decode("cp437"), (2023, 5, 15, 9, 0, 0))
+            info = zipfile.ZipInfo(name.encode("gbk").decode("cp437"), (2024, 5, 15, 9, 0, 0))
             zf.writestr(info, data)          # no UTF-8 flag: exactly as Chinese Windows writes it
     return buf.getvalue()
 
@@ -76,7 +80,7 @@ def _mail(*, school, addr, subject, body, files=(), when, extra=None) -> bytes:
         p.add_header("Content-Disposition", "attachment", filename=("gb18030", "", name))
         msg.attach(p)
     msg["From"] = f"{Header(school, 'gb18030').encode()} <{addr}>"
-    msg["To"] = "xmedu_gjc@163.com"
+    msg["To"] = _settings()["bureau"]
     msg["Subject"] = Header(subject, "gb18030").encode()
     msg["Date"] = format_datetime(when)
     msg["Message-ID"] = f"<{uuid.uuid4().hex}@{addr.split('@')[1]}>"
@@ -87,10 +91,13 @@ def _mail(*, school, addr, subject, body, files=(), when, extra=None) -> bytes:
 
 def seed(out: Path) -> dict:
     """Write config.toml, roster.csv and a Maildir with the week's mail under `out`."""
-    tz = ZoneInfo("Asia/Shanghai")
+    from . import profile as profiles
+    settings = _settings()
+    prof = profiles.load(settings["profile"])
+    tz = prof.tz
+    SCHOOLS = _schools()
     out.mkdir(parents=True, exist_ok=True)
-    (out / "roster.csv").write_text("school,aliases,emails\n" + "".join(
-        f"{n},{a},{e}\n" for n, a, e in SCHOOLS), encoding="utf-8")
+    (out / "roster.csv").write_bytes((DEMO_DIR / "roster.csv").read_bytes())
     (out / "config.toml").write_text(f"""# ribao demo: the embedded default (no mail server)
 [mailbox]
 kind = "maildir"
@@ -99,10 +106,10 @@ path = "maildir"
 [smtp]
 kind = "outbox"
 path = "replies"
-from = "xmedu_gjc@163.com"
+from = "{settings['bureau']}"
 
 [rules]
-profile = "xiamen-2023"
+profile = "{prof.id}"
 roster = "roster.csv"
 
 [storage]
@@ -114,7 +121,7 @@ timezone = "Asia/Shanghai"
 digest_time = "12:30"
 
 [digest]
-recipients = ["staff@bureau.example"]
+recipients = ["{settings['staff']}"]
 reminders = true
 """, encoding="utf-8")
     md_path = out / "maildir"
@@ -126,7 +133,7 @@ reminders = true
     mp4 = _video(tmp / "v.mp4", 1280, 720)
     low = _video(tmp / "low.mp4", 320, 240)
     mov = _video(tmp / "v.mov", 1280, 720, fmt="mov")
-    week = [dt.date(2023, 5, 14) + dt.timedelta(days=i) for i in range(7)]
+    week = prof.week_days()
     n = 0
 
     def put(raw: bytes, when: dt.datetime) -> None:
@@ -166,7 +173,7 @@ reminders = true
                 put(_mail(school=school, addr=addr, subject="回复：" + subject, body=_text(1100) +
                           "\n\n------------------ 原始邮件 ------------------\n发件人：教育局\n" + _text(300),
                           files=photos, when=when2), when2)
-    when = dt.datetime(2023, 5, 16, 11, 0, tzinfo=tz)
+    when = dt.datetime.combine(week[2], dt.time(11, 0), tz)
     put(_mail(school="自动回复", addr="gslx@qq.com", subject="自动回复：已收到", body="您好，邮件已收到。",
               when=when, extra={"Auto-Submitted": "auto-replied"}), when)
     put(_mail(school="系统退信", addr="MAILER-DAEMON@163.com", subject="系统退信", body="Delivery failed", when=when), when)

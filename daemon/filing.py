@@ -1,6 +1,6 @@
 """Where a judged mail is filed: a folder name from the config's templates.
 
-`一日一报/{date}/{school}` → `一日一报/2023-05-15/厦门工商旅游学校`. Each part is cleaned so a
+`一日一报/{date}/{school}` → `一日一报/2023-05-15/<school>`. Each part is cleaned so a
 school's name can't add levels or reach outside the tree."""
 from __future__ import annotations
 

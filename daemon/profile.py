@@ -161,7 +161,7 @@ def _section(data: dict, cls, key: str, src: str):
 
 
 def resolve(name_or_path: str | Path) -> Path:
-    """A profile by name (`xiamen-2023`, looked up in rules/) or by path to a .toml file."""
+    """A profile by name (looked up in rules/) or by path to a .toml file."""
     p = Path(name_or_path)
     if p.suffix == ".toml" or p.exists():
         if not p.exists():
@@ -227,6 +227,14 @@ def load(name_or_path: str | Path) -> Profile:
         deliverables=delivs, issuer=data.get("issuer", ""), mailbox=data.get("mailbox", ""),
         source=path,
     )
+
+
+def default_name() -> str:
+    """The profile used when none is named: the one line of rules/DEFAULT."""
+    try:
+        return (RULES_DIR / "DEFAULT").read_text(encoding="utf-8").strip()
+    except OSError:
+        return available()[0]
 
 
 def available() -> list[str]:

@@ -2,7 +2,7 @@
 
 A school is known by its sender address first (addresses staff tied to a school by `ribao
 assign` count too), then by its name or an alias in the subject, then in the body or the
-attachment names. The longest name wins, so 厦门工商旅游学校 beats 工商.
+attachment names. The longest name wins, so a full name beats a short alias inside it.
 """
 from __future__ import annotations
 

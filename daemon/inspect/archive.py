@@ -68,6 +68,12 @@ class Member:
 # ---------------------------------------------------------------- judging the listing
 
 
+def _q(name: str) -> str:
+    """A member name fit to quote in a Chinese sentence: no control characters, not too long."""
+    name = _display(name)
+    return name if len(name) <= 60 else name[:28] + "…" + name[-28:]
+
+
 def unsafe_reason(members: list[Member], archive_size: int, limits: Limits) -> str | None:
     """Why this listing must not be unpacked, in Chinese, or None."""
     if len(members) > limits.max_members:
@@ -76,15 +82,15 @@ def unsafe_reason(members: list[Member], archive_size: int, limits: Limits) -> s
     for m in members:
         parts = m.name.replace("\\", "/").split("/")
         if m.name.startswith(("/", "\\")):
-            return f"含有绝对路径“{m.name}”"
+            return f"含有绝对路径“{_q(m.name)}”"
         if re.match(r"^[A-Za-z]:", m.name):
-            return f"含有带盘符的路径“{m.name}”"
+            return f"含有带盘符的路径“{_q(m.name)}”"
         if ".." in parts:
-            return f"含有指向上级目录的路径“{m.name}”"
+            return f"含有指向上级目录的路径“{_q(m.name)}”"
         if m.kind in ("link", "special"):
-            return f"含有链接或特殊文件“{m.name}”"
+            return f"含有链接或特殊文件“{_q(m.name)}”"
         if m.size > SMALL and m.packed is not None and m.size > limits.max_ratio * max(m.packed, 1):
-            return f"中的“{m.name}”压缩比异常（疑似“压缩炸弹”）"
+            return f"中的“{_q(m.name)}”压缩比异常（疑似“压缩炸弹”）"
         total += m.size
     if total > limits.max_unpacked_bytes:
         return f"解压后总大小超过 {limits.max_unpacked_bytes // 1024**2} MB"
@@ -388,7 +394,7 @@ class SevenZipBackend:
             def create(self, filename):
                 member = wanted.get(filename)
                 if member is None:
-                    raise Refused("archive.unsafe", f"解压出了清单以外的文件“{filename}”")
+                    raise Refused("archive.unsafe", f"解压出了清单以外的文件“{_q(filename)}”")
                 sink = open_sink(member)
                 sinks.append(sink)
                 return Writer(sink)
@@ -504,7 +510,7 @@ def _unpack(att, backend, files, ctx, result, defect) -> Inspection:
                 try:
                     backend.extract([m], open_sink)
                 except MemberBroken as e:
-                    (unsupported if e.unsupported else broken).append(_display(m.name))
+                    (unsupported if e.unsupported else broken).append(_q(m.name))
                     if id(m) in done:
                         done.pop(id(m))[1].discard()
     except BaseException:

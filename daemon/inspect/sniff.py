@@ -20,13 +20,13 @@ _HEIC_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"mif1", b"msf1", b"heim", b
 _3GP_PREFIX = (b"3gp", b"3g2")
 
 
-def _ooxml_kind(path: Path) -> str:
+def _ooxml_kind(path: Path) -> str | None:
     """docx/xlsx/… are zips; peek at the central directory names only (no member read)."""
     try:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()[:2000]
     except Exception:
-        return "zip"
+        return None
     if any(n.startswith("word/") for n in names):
         return "docx"
     if any(n.startswith("xl/") for n in names):
@@ -82,7 +82,10 @@ def sniff(path: Path, name: str = "") -> str:
     if len(head) > 376 and head[0] == 0x47 and head[188] == 0x47 and head[376] == 0x47:
         return "mpeg-ts"
     if head[:4] == b"PK\x03\x04" or head[:4] == b"PK\x05\x06":
-        return _ooxml_kind(path)
+        kind = _ooxml_kind(path)
+        if kind is None:        # a broken zip: its name says what it was meant to be
+            kind = {"docx": "docx", "xlsx": "xlsx", "xlsm": "xlsx", "odt": "odt", "ods": "ods"}.get(suffix, "zip")
+        return kind
     if head[:6] == b"Rar!\x1a\x07":
         return "rar"
     if head[:6] == b"7z\xbc\xaf\x27\x1c":

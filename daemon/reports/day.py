@@ -273,3 +273,13 @@ def week_counts(profile: Profile, roster: Roster, store: Store, upto: dt.date) -
                 c[ACCEPTED if accepted else (LATE if late else ON_TIME)] += 1
         out.append(c)
     return out
+
+
+def due_text(due: dt.datetime | None) -> str:
+    """A deadline in words; midnight reads as the end of the day before ("5月22日 24:00")."""
+    if due is None:
+        return ""
+    if due.time() == dt.time(0, 0):
+        d = due - dt.timedelta(days=1)
+        return f"{d.month}月{d.day}日 24:00"
+    return f"{due.month}月{due.day}日 {due:%H:%M}"

@@ -19,7 +19,7 @@ from ..roster import Roster
 from ..store import Store, now_iso
 from ..templating import render, zh_date, zh_time
 from . import chart
-from .day import ACCEPTED, LATE, MISSING, NOT_DUE, ON_TIME, Day, day_status, week_counts
+from .day import ACCEPTED, LATE, MISSING, NOT_DUE, ON_TIME, Day, day_status, due_text, week_counts
 from .thumbs import Thumbs
 
 _WS = re.compile(r"[\s\x00-\x1f\x7f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]+")
@@ -88,14 +88,14 @@ def build_digest(profile: Profile, roster: Roster, store: Store, day: dt.date, *
     missing = [r["name"] for r in rows if r["status"] == MISSING]
     ctx = dict(
         title=f"{short(profile.name, 60)}一日一报情况", day_zh=zh_date(day),
-        weekday="一二三四五六日"[day.weekday()], due_zh=zh_time(info.due) if info.due else "",
+        weekday="一二三四五六日"[day.weekday()], due_zh=due_text(info.due),
         made_zh=zh_time(now), fig=fig, rows=rows, missing=missing, chart_cid=chart_cid,
         unattributed=[{"received_zh": zh_time(u["received"]), "sender": short(u["sender"], 60),
                        "subject": short(u["subject"] or "（无主题）", 80), "why": u["why"], "id": u["id"]}
                       for u in info.unattributed],
         links=[{"school": short(x["school"] or x["sender"] or "未识别", 40), "file": short(x["file"] or "超大附件", 60),
                 "expires": short(x["expires"], 30)} for x in info.links],
-        one_offs=[{"name": d.name, "due_zh": zh_time(d.due), "overdue": d.overdue, "sent": len(d.sent),
+        one_offs=[{"name": d.name, "due_zh": due_text(d.due), "overdue": d.overdue, "sent": len(d.sent),
                    "missing": [short(s, 40) for s in d.missing]} for d in info.one_offs],
         issuer=short(profile.issuer or "教育局", 40), skipped=thumbs.skipped,
     )

@@ -132,7 +132,10 @@ def nest_zips(path, depth: int, inner_name: str = "a.txt") -> Path:
 # ---------------------------------------------------------------- 7z
 
 
-def make_7z(path, members: dict, *, password: str | None = None, header_encryption: bool = False) -> Path:
+def make_7z(path, members: dict, *, password: str | None = None, header_encryption: bool = False,
+            allow_bad_names: bool = False) -> Path:
+    """members: {name: bytes | Path}; a name ending in "/" is a directory. allow_bad_names lets
+    `../x` and `/x` through (py7zr refuses them in its public writestr)."""
     import tempfile
 
     import py7zr
@@ -142,6 +145,8 @@ def make_7z(path, members: dict, *, password: str | None = None, header_encrypti
         for name, value in members.items():
             if name.endswith("/"):
                 zf.write(empty, name.rstrip("/"))
+            elif allow_bad_names:
+                zf._writestr(_data(value), name)
             else:
                 zf.writestr(_data(value), name)
     return path

@@ -511,6 +511,12 @@ def test_7z_corrupt(src, ctx):
     assert codes(res) == ["archive.corrupt"] and res.children == []
 
 
+@pytest.mark.parametrize("evil", ["../../evil.txt", "/tmp/evil.txt"])
+def test_7z_slip_is_refused(src, ctx, evil):
+    p = make_7z(src / "a.7z", {"ok.txt": b"x", evil: b"evil"}, allow_bad_names=True)
+    refused_cleanly(run(p, ctx), ctx)
+
+
 def test_7z_bomb_by_total_ratio(src, ctx, tmp_path):
     p = make_7z(src / "z.7z", {"zeros.bin": bytes(20 * 1024**2)})
     refused_cleanly(run(p, ctx), ctx)

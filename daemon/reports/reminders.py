@@ -1,0 +1,87 @@
+"""Polite reminders to schools that have not reported yet, before the deadline (opt-in).
+
+Each reminder is an outbox row with a dedupe key, so a second run the same day (a restart, a
+misfired job run late) queues nothing new: "reminder:daily:{school}:{date}" for the daily report,
+"reminder:{deliverable}:{school}" for a one-off (once, `reminder_days_before` days before its due
+time). A school that has sent anything for that deliverable is never reminded.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from ..mailout import build, valid_address
+from ..profile import Profile
+from ..roster import Roster, School
+from ..store import Store
+from ..templating import render, zh_date, zh_time
+from .day import daily_reported, due_text, sent_deliverable, upcoming_day
+from .digest import queue, short
+
+
+def school_address(school: School, store: Store) -> str | None:
+    """The school's first roster address, else the last address staff tied to it."""
+    for e in school.emails:
+        if valid_address(e):
+            return e
+    for (e,) in store.db.execute("select email from school_emails where school = ? order by at desc", [school.name]):
+        if valid_address(e):
+            return e
+    return None
+
+
+def _requirements(profile: Profile) -> list[str]:
+    reqs = [r for r in (profile.text.requirement, profile.photos.requirement, profile.videos.requirement) if r]
+    return list(dict.fromkeys(reqs))
+
+
+def _one(cfg, profile: Profile, store: Store, school: School, *, key: str, day_str: str, ctx: dict,
+         subject: str, result: dict) -> None:
+    if store.db.execute("select 1 from outbox where dedupe_key = ?", [key]).fetchone():
+        result["already"].append(school.name)
+        return
+    addr = school_address(school, store)
+    if addr is None or addr.lower() == (cfg.smtp.sender or "").lower():
+        result["skipped"].append((school.name, "no usable address"))
+        return
+    ctx = {**ctx, "school": short(school.name, 60), "subject": subject, "issuer": short(profile.issuer or "教育局", 40)}
+    msg = build(sender=cfg.smtp.sender, to=addr, subject=subject, text=render("reminder.txt.j2", **ctx),
+                html=render("reminder.html.j2", **ctx), auto="auto-generated")
+    if queue(store, kind="reminder", dedupe_key=key, recipient=addr, msg=msg, day=day_str):
+        result["queued"].append(school.name)
+    else:
+        result["already"].append(school.name)
+
+
+def enqueue_reminders(cfg, profile: Profile, roster: Roster, store: Store, now: dt.datetime | None = None) -> dict:
+    """Queue today's reminders; returns {queued, already, reported, skipped} lists of school names."""
+    result = {"queued": [], "already": [], "reported": [], "skipped": []}
+    if not cfg.digest.reminders:
+        return result
+    now = now or dt.datetime.now(profile.tz)
+    today = now.astimezone(profile.tz).date().isoformat()
+    day = upcoming_day(profile, now)
+    if day is not None:
+        d = profile.daily
+        due = profile.daily_due(day)
+        subject = f"【提醒】请于{due_text(due)}前报送{zh_date(day)}的{d.name}"
+        ctx = dict(daily=True, what=d.name, day_zh=zh_date(day), due_zh=due_text(due), now_zh=zh_time(now),
+                   requirements=_requirements(profile))
+        for s in roster.schools:
+            if daily_reported(store, s.name, day):
+                result["reported"].append(s.name)
+                continue
+            _one(cfg, profile, store, s, key=f"reminder:daily:{s.name}:{day.isoformat()}", day_str=today,
+                 ctx=ctx, subject=subject, result=result)
+    ahead = dt.timedelta(days=cfg.digest.reminder_days_before)
+    for d in profile.deliverables:
+        if d.is_daily or d.due is None or not (d.due - ahead <= now < d.due):
+            continue
+        subject = f"【提醒】请于{due_text(d.due)}前报送{d.name}"
+        ctx = dict(daily=False, what=d.name, day_zh="", due_zh=due_text(d.due), now_zh=zh_time(now), requirements=[])
+        for s in roster.schools:
+            if sent_deliverable(store, s.name, d.id):
+                result["reported"].append(s.name)
+                continue
+            _one(cfg, profile, store, s, key=f"reminder:{d.id}:{s.name}", day_str=today, ctx=ctx,
+                 subject=subject, result=result)
+    return result
