@@ -59,9 +59,11 @@ def caption_in_text(name: str, text: str) -> str | None:
             pos = low.find(key.lower())
             if pos < 0:
                 continue
-            rest = line[pos + len(key):].strip(" \t:：-—.。,，、()（）[]【】")
-            if rest.lower().startswith(base[len(s):].lower()):
-                rest = rest[len(base) - len(s):].strip(" \t:：-—.。,，、")
+            rest = line[pos + len(key):]
+            ext = base[len(s):]
+            if ext and rest.lower().startswith(ext.lower()):
+                rest = rest[len(ext):]
+            rest = rest.strip(" \t:：-—.。,，、()（）[]【】")
             if _WORDS.search(rest):
                 return rest[:200]
     return None

@@ -1,0 +1,31 @@
+"""Reports for bureau staff: the daily digest, reminders, the week's workbook, 未提交名单.
+
+All of them read the store through `day.py`, so a figure means the same everywhere.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+
+def demo_reports(cfg, prof, ros, store):
+    """`ribao demo`: the digest of the demo week's last reported day and the week's workbook,
+    written under reports/ beside the storage folder; yields (label, path)."""
+    from .digest import build_digest
+    from .workbook import write_workbook
+    out = Path(cfg.storage.path).parent / "reports"
+    out.mkdir(parents=True, exist_ok=True)
+    days = [r[0] for r in store.db.execute(
+        "select distinct report_date from submissions where deliverable = 'daily' and report_date between ? and ? "
+        "order by report_date", [prof.week_start.isoformat(), prof.week_end.isoformat()])]
+    if days and ros.schools:
+        day = dt.date.fromisoformat(days[-1])
+        d = build_digest(prof, ros, store, day)
+        html = out / f"digest-{day.isoformat()}.html"
+        html.write_text(d.standalone(), encoding="utf-8")
+        html.with_suffix(".txt").write_text(d.text, encoding="utf-8")
+        yield "daily digest (HTML):", html
+    if ros.schools:
+        book = out / f"{prof.id}-week.xlsx"
+        write_workbook(prof, ros, store, book)
+        yield "week workbook (xlsx):", book

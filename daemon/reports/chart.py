@@ -60,14 +60,14 @@ def week_chart(counts: list[dict], roster_size: int, *, cjk: bool | None = None,
     font, small = _font(13, cjk), _font(11, cjk)
     img = Image.new("RGB", (width, height), "white")
     d = ImageDraw.Draw(img)
-    left, right, top, bottom = 36, 12, 30, 40
+    left, right, top, bottom = 36, 12, 46, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     top_value = max([roster_size, 1] + [c[ON_TIME] + c[LATE] + c[ACCEPTED] for c in counts])
     d.line([(left, top), (left, top + plot_h), (left + plot_w, top + plot_h)], fill=(150, 150, 150))
-    for frac in (0.5, 1.0):
-        y = top + plot_h - int(plot_h * frac)
+    for value in sorted({top_value, top_value // 2} - {0}):
+        y = top + plot_h - int(plot_h * value / top_value)
         d.line([(left + 1, y), (left + plot_w, y)], fill=(230, 230, 230))
-        d.text((4, y - 7), str(round(top_value * frac)), fill=(110, 110, 110), font=small)
+        d.text((left - 6, y), str(value), fill=(110, 110, 110), font=small, anchor="rm")
     n = max(len(counts), 1)
     slot = plot_w / max(n, 7)
     bar_w = max(8, int(slot * 0.6))

@@ -137,3 +137,17 @@ def test_good_table_has_no_defects(tmp_path, ctx):
                                              (dt.time(8, 30), "08:30:00"), (float("nan"), ""), (7, 7)])
 def test_cell_values(value, expected):
     assert cell(value) == expected
+
+
+def test_xlsx_external_entity_is_not_resolved(tmp_path, ctx):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOPSECRET")
+    p = make_xlsx(tmp_path / "a.xlsx", [["学校", "人数"], ["一中", 1]])
+    with zipfile.ZipFile(p) as zf:
+        xml = zf.read("xl/worksheets/sheet1.xml").decode()
+    xml = (f'<?xml version="1.0"?><!DOCTYPE worksheet [<!ENTITY xxe SYSTEM "file://{secret}">]>'
+           + xml.replace("<t>&#19968;&#20013;</t>", "<t>A&xxe;B</t>"))
+    from tests.builders.files import rewrite_zip_member
+    rewrite_zip_member(p, "xl/worksheets/sheet1.xml", xml.encode())
+    res = table.inspect(attachment(p), "xlsx", ctx)
+    assert "TOPSECRET" not in repr(res.materials[0].rows)

@@ -1,0 +1,63 @@
+"""A wrong or missing config key is one clear line naming the key."""
+import pytest
+
+from daemon.config import ConfigError, from_dict, load
+
+BASE = {"mailbox": {"kind": "maildir", "path": "m"}, "smtp": {"kind": "outbox", "path": "o", "from": "a@b.cn"}}
+
+
+def err(data) -> str:
+    with pytest.raises(ConfigError) as e:
+        from_dict(data, base=__import__("pathlib").Path("/tmp"))
+    assert "\n" not in str(e.value)
+    return str(e.value)
+
+
+def test_minimal_config(tmp_path):
+    cfg = from_dict(BASE, tmp_path)
+    assert cfg.mailbox.path == str(tmp_path / "m") and cfg.smtp.sender == "a@b.cn"
+
+
+@pytest.mark.parametrize("patch, needle", [
+    ({"mailbox": {"kind": "imap", "hots": "x"}}, "[mailbox] hots: unknown key"),
+    ({"mailbox": {"kind": "imap", "username": "u"}}, "[mailbox] host: missing"),
+    ({"mailbox": {"kind": "imap", "host": "imap.163.com", "username": "u", "security": "ssl"}}, "[mailbox] security: must be one of"),
+    ({"mailbox": {"kind": "imap", "host": "imap.163.com", "username": "u", "security": "none"}}, "loopback"),
+    ({"smtp": {"kind": "smtp", "host": "h"}}, "[smtp] from: missing"),
+    ({"schedule": {"poll_seconds": "60"}}, "[schedule] poll_seconds: expected a number"),
+    ({"schedule": {"timezone": "Mars/Olympus"}}, "[schedule] timezone"),
+    ({"replies": {"enabled": "yes"}}, "[replies] enabled: expected true or false"),
+    ({"mail": {}}, "[mail]: unknown section"),
+])
+def test_errors_name_the_key(patch, needle):
+    data = {**BASE, **patch}
+    assert needle in err(data)
+
+
+def test_missing_section():
+    assert "[smtp]: missing section" in err({"mailbox": BASE["mailbox"]})
+
+
+def test_password_file(tmp_path):
+    (tmp_path / "pw").write_text("s3cret\n")
+    data = {**BASE, "mailbox": {"kind": "imap", "host": "imap.163.com", "username": "u", "password_file": "pw"}}
+    cfg = from_dict(data, tmp_path)
+    assert cfg.mailbox.password == "s3cret" and "s3cret" not in repr(cfg.mailbox)
+
+
+def test_unreadable_password_file(tmp_path):
+    data = {**BASE, "mailbox": {"kind": "imap", "host": "imap.163.com", "username": "u", "password_file": "nope"}}
+    with pytest.raises(ConfigError, match=r"\[mailbox\] password_file: cannot read"):
+        from_dict(data, tmp_path)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load(tmp_path / "none.toml")
+
+
+def test_bad_toml(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text("[mailbox\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load(p)

@@ -1,0 +1,55 @@
+"""Documentation kept honest: the README's defect codes, profiles and the example config match the code."""
+import re
+import tomllib
+from dataclasses import fields
+from pathlib import Path
+
+from daemon import config, profile
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def codes_in_code() -> set[str]:
+    found = set()
+    for p in (ROOT / "daemon").rglob("*.py"):
+        found |= set(re.findall(r'Defect\(\s*f?"([a-z0-9_]+\.[a-z0-9_]+)"', p.read_text(encoding="utf-8")))
+        found |= set(re.findall(r'_defect\(\s*"([a-z0-9_]+\.[a-z0-9_]+)"', p.read_text(encoding="utf-8")))
+        found |= set(re.findall(r'"((?:photo|video|archive|table|document|text)\.[a-z_]+)"', p.read_text(encoding="utf-8")))
+    return {c for c in found if not c.endswith((".py", ".xml", ".ini", ".db", ".rar", ".zip", ".jpg"))}
+
+
+def test_every_defect_code_is_documented():
+    documented = set(re.findall(r"^\| `([a-z0-9_]+\.[a-z0-9_]+)` \|", README, re.M))
+    missing = codes_in_code() - documented
+    assert not missing, f"codes used in daemon/ but not in the README table: {sorted(missing)}"
+    assert {"photo.not_jpeg", "video.not_mp4", "archive.unsafe", "table.empty"} <= documented
+
+
+def test_every_profile_is_in_the_readme():
+    for name in profile.available():
+        assert f"`{name}`" in README
+
+
+def test_example_config_documents_every_key():
+    data = tomllib.loads((ROOT / "config.example.toml").read_text(encoding="utf-8"))
+    for section, cls in config.SECTIONS.items():
+        keys = {"from" if f.name == "sender" else f.name for f in fields(cls)}
+        assert set(data[section]) == keys, (section, keys ^ set(data[section]))
+
+
+def test_example_config_loads(tmp_path):
+    text = (ROOT / "config.example.toml").read_text(encoding="utf-8")
+    text = text.replace('password_file = "/etc/ribao/imap-password"', 'password_file = ""')
+    text = text.replace('password_file = "/etc/ribao/smtp-password"', 'password_file = ""')
+    p = tmp_path / "c.toml"
+    p.write_text(text, encoding="utf-8")
+    cfg = config.load(p)
+    assert cfg.mailbox.host == "imap.163.com" and cfg.smtp.sender == "xmedu_gjc@163.com"
+
+
+def test_readme_opens_with_the_two_commands():
+    head = README.split("\n## ", 1)[0]
+    assert "make demo" in head and "make test" in head
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "make test" in ci and "apt-get update" in ci
