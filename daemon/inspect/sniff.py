@@ -31,8 +31,16 @@ def _ooxml_kind(path: Path) -> str | None:
         return "docx"
     if any(n.startswith("xl/") for n in names):
         return "xlsx"
-    if "mimetype" in names and any(n == "content.xml" for n in names):
-        return "ods" if any("spreadsheet" in n for n in names) else "odt"
+    if "mimetype" in names and "content.xml" in names:
+        try:
+            with zipfile.ZipFile(path) as zf:
+                mime = zf.read("mimetype")[:100]
+        except Exception:
+            mime = b""
+        if b"spreadsheet" in mime:
+            return "ods"
+        if b"text" in mime:
+            return "odt"
     return "zip"
 
 

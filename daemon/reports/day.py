@@ -19,7 +19,7 @@ ON_TIME, LATE, MISSING, ACCEPTED, NOT_DUE = "on_time", "late", "missing", "accep
 STATUS_ZH = {ON_TIME: "按时报送", LATE: "逾期报送", MISSING: "未报送", ACCEPTED: "人工认可", NOT_DUE: "未到截止"}
 # shown by the status or in their own section, not as a defect to fix
 NOT_OPEN = {"submission.late"}
-_EXPIRY = re.compile(r"链接(.{1,40}?)到期")
+_EXPIRY = re.compile(r"链接([^（）()链]{1,40}?)到期")   # checks/links.py writes "（链接5月30日到期）"
 
 
 def parse_time(value) -> dt.datetime | None:

@@ -179,3 +179,46 @@ class StoreBuilder:
         path = self.root / "config.toml"
         path.write_text(text, encoding="utf-8")
         return path
+
+
+# ---------------------------------------------------------------- a day with every case
+
+DAY = dt.date(2023, 5, 15)
+SCHOOLS = ["厦门工商旅游学校", "厦门市集美职业技术学校", "厦门信息学校", "厦门市同安职业技术学校",
+           "厦门海洋职业技术学院", "厦门市翔安职业技术学校"]
+
+
+def scenario(root: Path, schools: list[str] = SCHOOLS) -> tuple[StoreBuilder, dict]:
+    """Reports for DAY (2023-05-15) in every state, and what each school's row must say.
+
+    expected[school] = {status, text_chars, photos, videos, open (codes), fixed (codes), earlier}
+    """
+    a, b, c, d, e, f = schools[:6]
+    bld = StoreBuilder(root, schools)
+    exp = {}
+    bld.report(a, DAY, photos=3, videos=1, text_chars=1200)
+    exp[a] = dict(status="on_time", text_chars=1200, photos=3, videos=1, open=[], fixed=[], earlier=0)
+    bld.report(b, DAY, late=True, photos=1, text_chars=900)
+    exp[b] = dict(status="late", text_chars=900, photos=1, videos=0, open=[], fixed=[], earlier=0)
+    bld.report(c, DAY, photos=2, text_chars=10, defects=["text.missing", defect("photo.too_narrow", "开幕式.jpg")],
+               at=bld.when(DAY) - dt.timedelta(hours=6))
+    bld.report(c, DAY, photos=2, text_chars=1100, defects=[defect("photo.too_narrow", "开幕式.jpg")])
+    exp[c] = dict(status="on_time", text_chars=1100, photos=2, videos=0, open=["photo.too_narrow"],
+                  fixed=["text.missing"], earlier=1)
+    exp[d] = dict(status="missing", text_chars=0, photos=0, videos=0, open=[], fixed=[], earlier=0)
+    ident = bld.report(e, DAY, photos=1, text_chars=20, defects=["text.missing"])
+    bld.accept(ident)
+    exp[e] = dict(status="accepted", text_chars=20, photos=1, videos=0, open=["text.missing"], fixed=[], earlier=0)
+    bld.report(f, DAY, photos=0, videos=0, text_chars=1000, defects=[defect("attachment.link_only", "技能展示.mp4")])
+    exp[f] = dict(status="on_time", text_chars=1000, photos=0, videos=0, open=["attachment.link_only"], fixed=[],
+                  earlier=0)
+    # the day before, for the chart and the week
+    bld.report(a, DAY - dt.timedelta(days=1), photos=1)
+    bld.report(b, DAY - dt.timedelta(days=1), photos=1, late=True)
+    # mail that staff must look at, received in DAY's window (after 5/15 12:00, up to 5/16 12:00)
+    t = bld.when(DAY)
+    bld.other(at=t, subject="职教周一日一报（无署名）", sender="teacher@elsewhere.example")
+    bld.other(at=t + dt.timedelta(minutes=5), subject="一日一报 5月25日", sender=bld.sender_of(a), school=a,
+              day=dt.date(2023, 5, 25), defects=["date.outside_week"])
+    bld.quarantined(at=t + dt.timedelta(minutes=10))
+    return bld, exp
