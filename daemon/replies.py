@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 
 from .mailout import build, clean_header, valid_address
 from .model import Verdict
@@ -52,7 +53,7 @@ def render_reply(verdict: Verdict, profile: Profile, subject: str) -> tuple[str,
     names = {d.id: d.name for d in profile.deliverables}
     what = "、".join(names.get(d, d) for d in verdict.deliverables) or "邮件"
     reqs = []
-    if "daily" in verdict.deliverables:
+    if "daily" in verdict.deliverables and not verdict.ok:
         reqs = [r for r in (profile.text.requirement, profile.photos.requirement, profile.videos.requirement) if r]
         reqs = list(dict.fromkeys(reqs))
     ctx = dict(
@@ -65,7 +66,8 @@ def render_reply(verdict: Verdict, profile: Profile, subject: str) -> tuple[str,
     )
     prefix = "【已收到】" if verdict.ok else "【请修改】"
     subj = clean_header(f"{prefix}回复：{verdict.subject or what}")
-    return subj, render("reply.txt.j2", **ctx), render("reply.html.j2", **ctx)
+    text = re.sub(r"\n{3,}", "\n\n", render("reply.txt.j2", **ctx))
+    return subj, text, render("reply.html.j2", **ctx)
 
 
 def enqueue_reply(store: Store, ident: int, verdict: Verdict, profile: Profile, msg_headers: dict,

@@ -61,7 +61,7 @@ class Digest:
 def _row(r, thumbs: list[dict]) -> dict:
     msg = r.message or {}
     return {
-        "name": short(r.school, 40), "name_full": short(r.school, 300), "status": r.status,
+        "name": short(r.school, 40), "name_full": short(r.school, 120), "status": r.status,
         "status_zh": r.status_zh, "colour": STATUS_COLOUR[r.status],
         "received_zh": zh_time(msg.get("received")) if msg else "", "text_chars": r.count("text_chars"),
         "photos": r.count("photos"), "videos": r.count("videos"), "reported": r.reported,

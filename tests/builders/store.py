@@ -39,8 +39,9 @@ def defect(code: str, file: str | None = None, severity: str | None = None, text
 
 
 def make_photo(path: Path, width: int = 800, height: int = 600, seed: int = 0, orientation: int | None = None,
-               noise: int = 40) -> Path:
-    """A JPEG: a coloured gradient with some noise (so each seed differs), optional EXIF orientation."""
+               noise: int = 40, grain: int = 1) -> Path:
+    """A JPEG: a coloured gradient with some noise (so each seed differs), optional EXIF orientation.
+    A coarse `grain` keeps detail after downscaling, as a real photo's does (realistic thumbnail sizes)."""
     rnd = random.Random(seed)
     base = (rnd.randrange(40, 220), rnd.randrange(40, 220), rnd.randrange(40, 220))
     img = Image.new("RGB", (width, height), base)
@@ -48,8 +49,9 @@ def make_photo(path: Path, width: int = 800, height: int = 600, seed: int = 0, o
     img = Image.composite(img, Image.new("RGB", (width, height), (250, 250, 250)), grad)
     if noise:
         table = bytes(128 - noise // 2 + (i * noise >> 8) for i in range(256))
-        raw = rnd.randbytes(width * height * 3).translate(table)
-        img = Image.blend(img, Image.frombytes("RGB", (width, height), raw), 0.25)
+        nw, nh = max(1, width // grain), max(1, height // grain)
+        raw = rnd.randbytes(nw * nh * 3).translate(table)
+        img = Image.blend(img, Image.frombytes("RGB", (nw, nh), raw).resize((width, height)), 0.25)
     kwargs = {}
     if orientation:
         exif = Image.Exif()
