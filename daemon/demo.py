@@ -60,12 +60,20 @@ def _video(path: Path, width: int, height: int, fmt: str = "mp4") -> bytes:
     return path.read_bytes()
 
 
+class _GbkName(zipfile.ZipInfo):
+    """Writes the member name as GBK bytes without the UTF-8 flag, as Chinese Windows does."""
+
+    def _encodeFilenameFlags(self):
+        return self.filename.encode("gbk"), self.flag_bits & ~0x800
+
+
 def _zip_gbk(members: dict[str, bytes]) -> bytes:
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
         for name, data in members.items():
-            info = zipfile.ZipInfo(name.encode("gbk").decode("cp437"), (2024, 5, 15, 9, 0, 0))
-            zf.writestr(info, data)          # no UTF-8 flag: exactly as Chinese Windows writes it
+            info = _GbkName(name, (2024, 5, 15, 9, 0, 0))
+            info.create_system = 0
+            zf.writestr(info, data)
     return buf.getvalue()
 
 
