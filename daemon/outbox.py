@@ -37,7 +37,10 @@ def deliver(store: Store, transport, sender: str, retry_seconds: list[int], stop
     for ident, recipient, raw, attempts in rows:
         if stop():
             break
-        store.db.execute("update outbox set state = 'sending', attempts = attempts + 1 where id = ? and state = 'pending'", [ident])
+        claimed = store.db.execute("update outbox set state = 'sending', attempts = attempts + 1 "
+                                   "where id = ? and state = 'pending'", [ident]).rowcount
+        if claimed != 1:
+            continue        # another deliver() (a job, or `ribao digest --send`) took this row
         try:
             transport.send(raw.encode("ascii", "replace"), sender, [recipient])
         except SendError as e:

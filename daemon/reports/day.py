@@ -161,6 +161,8 @@ def unattributed(profile: Profile, store: Store, day: dt.date) -> list[dict]:
     out = []
     for r in rows:
         t = parse_time(r["received"])
+        if t is not None and t.tzinfo is None:
+            t = t.replace(tzinfo=profile.tz)
         if t is None or not (start < t <= end):
             continue
         if r["state"] == "quarantined":

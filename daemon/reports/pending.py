@@ -15,7 +15,7 @@ class PendingError(ValueError):
 
 
 def default_day(profile: Profile, now: dt.datetime) -> dt.date:
-    """The day whose daily deadline comes next (Xiamen at 10:00 on 5/16: the report on 5/15);
+    """The day whose daily deadline comes next (a next-day 12:00 deadline at 10:00 on 5/16: the report on 5/15);
     after the week, its last day; otherwise today."""
     return upcoming_day(profile, now) or last_due_day(profile, now) or now.date()
 
