@@ -35,7 +35,9 @@ def _run(name: str, cfg, service, fn) -> None:
             n = fn(store)
             if n:
                 log.info("%s: %s mail queued", name, n)
-                service.deliver()
+                # on this thread's own connection: the poll job may be mid-transaction on the service's
+                from .outbox import deliver
+                deliver(store, service.transport, cfg.smtp.sender, cfg.replies.retry_seconds)
         except Exception as e:          # noqa: BLE001 - a report job must never stop the service
             log.exception("%s failed: %s", name, e)
             try:
