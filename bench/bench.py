@@ -253,12 +253,19 @@ def append_all(dovecot: Dovecot, messages) -> None:
 
 # ====================================================================== (a) the floor
 
-def raw_fetch(dovecot: Dovecot) -> dict:
+def raw_fetch(dovecot: Dovecot, *, imapclient_default: bool = False, limit: int | None = None) -> dict:
+    """UID FETCH BODY.PEEK[] of each message in turn, bytes discarded.
+
+    imapclient sets imaplib's debug level to 5 (routing it to a logger), and imaplib then formats
+    `%r` of every response, literal included, whatever the logger's level: two extra copies and
+    ~1 s per 150 MB. The floor turns that off (`_imap.debug = 0`); imapclient_default=True keeps it."""
     t0 = time.perf_counter()
     c = IMAPClient(dovecot.host, dovecot.port, ssl=False, timeout=120)
+    if not imapclient_default:
+        c._imap.debug = 0
     c.login(dovecot.user, dovecot.password)
     c.select_folder("INBOX", readonly=True)
-    uids = c.search("ALL")
+    uids = c.search("ALL")[:limit]
     total, largest = 0, 0
     for uid in uids:
         body = c.fetch([uid], [b"BODY.PEEK[]"])[uid][b"BODY[]"]
@@ -407,13 +414,17 @@ def idle_poll(cfg_path: Path, polls: int = 7) -> dict:
 
 # ====================================================================== (d) the digest
 
-def digest_bench(root: Path, schools: int = 2000) -> dict:
+def digest_bench(root: Path, schools: int = 2000, photo_kind: str = "small") -> dict:
     from daemon.model import Material
     from daemon.reports.digest import build_digest
     from tests.builders.store import StoreBuilder, make_photo
     t0 = time.perf_counter()
     b = StoreBuilder(root, schools)
-    photo = make_photo(root / "shared.jpg", 2400, 1600, seed=1)       # a real-sized photo, read for thumbnails
+    root.mkdir(parents=True, exist_ok=True)
+    if photo_kind == "real":         # what schools send: >= 2 MB, 2400 px wide, full of detail
+        photo = Pool._jpeg(root / "shared.jpg", 2400, 1600, amp=128)
+    else:                            # a small, smooth 2400x1600 JPEG (~250 KB): cheap to decode
+        photo = make_photo(root / "shared.jpg", 2400, 1600, seed=1)
     data = photo.read_bytes()
     rng = random.Random(5)
     codes = ["photo.too_small", "photo.no_caption", "photo.too_narrow", "text.missing", "video.below_recommended"]
@@ -526,6 +537,8 @@ def main(argv=None) -> int:
     ap.add_argument("--json", dest="json_out", metavar="OUT.json", help="write the figures to this file")
     ap.add_argument("--idle-messages", type=int, default=20000, help="messages in the idle mailbox (default 20000)")
     ap.add_argument("--digest-schools", type=int, default=2000, help="schools in the digest (default 2000)")
+    ap.add_argument("--digest-photo", choices=("small", "real"), default="small",
+                    help="each school's photo in the digest store: a small smooth JPEG (default) or a real-sized 2.8 MB one")
     ap.add_argument("--only", default="day,idle,digest", help="stages to run: day (a+b), idle (c), digest (d)")
     ap.add_argument("--fill", choices=("maildir", "append"), default="maildir",
                     help="write the day's mail into Dovecot's Maildir while it is stopped (fast, default) or APPEND it")
@@ -556,9 +569,10 @@ def main(argv=None) -> int:
             idle_stage(args, base, figures, notes, smtp, servers)
         if "digest" in stages:
             log(f"(d) filling a store with {args.digest_schools} schools' reports for {DAY} …")
-            d = digest_bench(base / "digest", args.digest_schools)
+            d = digest_bench(base / "digest", args.digest_schools, args.digest_photo)
             figures["digest_2000_s" if args.digest_schools == 2000 else f"digest_{args.digest_schools}_s"] = d["seconds"]
             figures["digest"] = {k: v for k, v in d.items() if k not in ("store", "seconds")}
+            figures["digest"]["photo"] = args.digest_photo
             log(f"(d) digest for {args.digest_schools} schools: {d['seconds']:.2f} s (build {d['build_s']:.2f} s, "
                 f"standalone HTML {d['standalone_s']:.2f} s, {d['html_mb']:.1f} MB, {d['images']} images); "
                 f"store filled in {d['fill_s']:.0f} s")
@@ -633,12 +647,18 @@ def day_stage(args, base: Path, figures: dict, notes: list, smtp: SmtpServer, se
     figures["planted_defects"] = defects
     figures["generate_s"] = round(gen_s, 1)
 
-    log("(a) raw download of every message over IMAP (plain client loop) …")
+    log("(a) raw download of every message over IMAP (plain client loop, imaplib debug off) …")
     a = raw_fetch(dov)
     log(f"(a) {a['messages']} messages, {a['bytes'] / MB:,.0f} MB in {a['seconds']:.1f} s "
         f"({a['bytes'] / MB / a['seconds']:.0f} MB/s); largest {a['largest'] / MB:.1f} MB")
     figures.update(raw_fetch_s=round(a["seconds"], 3), messages=a["messages"], megabytes=round(a["bytes"] / MB, 1),
                    largest_message_mb=round(a["largest"] / MB, 1))
+    d = raw_fetch(dov, imapclient_default=True, limit=10)
+    rate = d["bytes"] / MB / d["seconds"]
+    log(f"(a') the same with imapclient's defaults (imaplib debug=5), first {d['messages']} messages: {rate:.0f} MB/s "
+        f"(all of them would take ~{a['bytes'] / MB / rate:.0f} s)")
+    figures.update(raw_fetch_imapclient_default_mb_s=round(rate, 1),
+                   raw_fetch_imapclient_default_est_s=round(a["bytes"] / MB / rate, 1))
 
     cfg = write_config(base / "ribao", dovecot=dov, smtp=smtp)
     roster = roster_csv(n)
