@@ -40,7 +40,7 @@ def _iso(value: str | None) -> dt.datetime | None:
 
 def load_rules(rules: str | None, roster: str | None, cfg=None):
     try:
-        prof = profiles.load(rules or (cfg.rules.profile if cfg else profiles.default_name()))
+        prof = profiles.load(rules or (cfg.rules.profile if cfg else "") or profiles.default_name())
         ros = rosters.load(roster or (cfg.rules.roster if cfg else None))
     except (profiles.ProfileError, rosters.RosterError) as e:
         raise Fail(str(e)) from None
