@@ -78,7 +78,7 @@ def build_digest(profile: Profile, roster: Roster, store: Store, day: dt.date, *
     now = now or dt.datetime.now(profile.tz)
     info: Day = day_status(profile, roster, store, day, now)
     fig = info.figures()
-    thumbs = thumbs or Thumbs()
+    thumbs = thumbs or Thumbs(cache_dir=store.root / "thumbs")
     pics = thumbs.for_rows([r.photos for r in info.rows])
     rows = [_row(r, t) for r, t in zip(info.rows, pics)]
     rows.sort(key=lambda x: (1 if x["needs_fix"] and x["status"] != MISSING else _ORDER[x["status"]]))
