@@ -36,6 +36,7 @@ class Fetched:
     size: int
     internaldate: dt.datetime | None    # aware; when the server received it
     message_id: str | None
+    sha256: str = ""                # of the raw bytes, when the source had them in hand anyway
 
 
 class MailboxError(RuntimeError):

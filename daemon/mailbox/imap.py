@@ -14,6 +14,7 @@ from __future__ import annotations
 import email.parser
 import email.policy
 import imaplib
+import hashlib
 import os
 import re
 import socket
@@ -271,9 +272,11 @@ class ImapSource:
             fd, name = tempfile.mkstemp(prefix=f"imap-{uidvalidity}-{uid}-", suffix=".eml", dir=self.spool)
             with os.fdopen(fd, "wb") as f:
                 f.write(raw)
-            yield Fetched(uid=uid, uidvalidity=uidvalidity, path=Path(name), size=item.get(b"RFC822.SIZE", len(raw)),
-                          internaldate=item.get(b"INTERNALDATE"), message_id=_message_id(raw))
-            del raw, item
+            fetched = Fetched(uid=uid, uidvalidity=uidvalidity, path=Path(name), size=item.get(b"RFC822.SIZE", len(raw)),
+                              internaldate=item.get(b"INTERNALDATE"), message_id=_message_id(raw),
+                              sha256=hashlib.sha256(raw).hexdigest())
+            del raw, item                        # freed before the daemon forks a judge for it
+            yield fetched
 
     def uid_message_ids(self) -> dict[int, str]:
         """{uid: Message-ID} of the whole folder in one FETCH, to re-map after a UIDVALIDITY change."""
