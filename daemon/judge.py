@@ -7,6 +7,7 @@ always agree.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import re
 import tempfile
 from pathlib import Path
@@ -25,6 +26,10 @@ from .textcount import count_chars
 
 DECORATION_BYTES = 100_000      # inline images smaller than this are logos and signatures
 _AUTO_SENDERS = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mailerdaemon|no-?reply|bounce[s]?)@", re.I)
+_AUTO_SUBJECT = re.compile(r"\s*(自动回复|自動回覆|自动答复|自動回復|auto(matic)?[ -]?(reply|response|antwort)|autoreply|"
+                           r"auto:|out of (the )?office)\s*[:：]?", re.I)
+_AUTO_SIGNS = ("in-reply-to", "references", "x-auto-response-suppress")
+_OUR_REPLY_MARKS = ("【已收到】", "【请修改】")          # the subjects replies.py gives our replies
 
 
 def is_auto(msg: ParsedMessage, own_addresses: tuple[str, ...] = ()) -> str | None:
@@ -37,14 +42,21 @@ def is_auto(msg: ParsedMessage, own_addresses: tuple[str, ...] = ()) -> str | No
     if _AUTO_SENDERS.match(msg.sender or ""):
         return f"sent by {msg.sender}"
     prec = msg.header("precedence").strip().lower()
-    if prec in ("bulk", "junk", "list"):
+    if prec in ("bulk", "junk", "list", "auto_reply", "auto-reply"):
         return f"Precedence: {prec}"
-    for h in ("x-autoreply", "x-autorespond", "x-auto-response-suppress"):
+    for h in ("x-autoreply", "x-autorespond"):
         v = msg.header(h).strip().lower()
-        if v and (h != "x-auto-response-suppress" and v not in ("no", "false", "0")):
+        if v and v not in ("no", "false", "0"):
             return f"{h}: {v}"
     if msg.header("list-id") or msg.header("list-unsubscribe"):
         return "mailing list"
+    # Vacation replies without RFC 3834 headers (QQ, 163, Outlook): an auto-reply subject, and a
+    # sign that it answers a mail (In-Reply-To, References, our reply's own subject) or asks not to
+    # be answered itself. The subject alone is not enough: a school's report must never be lost.
+    subject = msg.subject or ""
+    if _AUTO_SUBJECT.match(subject) and (any(msg.header(h) for h in _AUTO_SIGNS) or
+                                         any(m in subject for m in _OUR_REPLY_MARKS)):
+        return f"auto-reply subject: {subject[:40]}"
     return None
 
 
@@ -83,6 +95,8 @@ def _inspect_all(msg: ParsedMessage, ctx: Context, j: Judgement) -> None:
         try:
             result = mod.inspect(att, fmt, ctx)
         except Exception as e:          # an inspector's bug must not cost the message its verdict
+            if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise                   # but a full disk is not the file's fault: judge it again later
             j.defects.append(Defect(f"{mod.__name__.rsplit('.', 1)[-1]}.corrupt", ERROR, att.name,
                                     f"附件“{att.name}”无法读取（{type(e).__name__}），请检查文件是否完整后重新发送。"))
             continue
@@ -122,27 +136,30 @@ def find_deliverables(profile: Profile, texts: list[str]) -> list[Deliverable]:
 
     When one deliverable's word lies inside another's (统计表 inside 信息统计表), the longer,
     more specific match wins."""
+    words = [(w.lower(), d) for d in profile.deliverables for w in d.words if w]
     for text in texts:
         if not text:
             continue
         low = text.lower()
-        matches = []
-        for d in profile.deliverables:
-            for w in d.words:
-                start = low.find(w.lower())
-                while start >= 0:
-                    matches.append((start, start + len(w), d))
-                    start = low.find(w.lower(), start + 1)
-        kept = [m for m in matches
-                if not any(o[2] is not m[2] and o[0] <= m[0] and m[1] <= o[1] and (o[1] - o[0]) > (m[1] - m[0])
-                           for o in matches)]
-        found = []
-        for _, _, d in sorted(kept, key=lambda m: m[0]):
-            if d not in found:
-                found.append(d)
+        found: set[int] = set()
+        for w, d in words:
+            start = low.find(w) if id(d) not in found else -1
+            while start >= 0:       # linear in the text: a subject of 250,000 "一日一报" must not hang
+                if not _inside_longer(low, start, w, d, words):
+                    found.add(id(d))
+                    break
+                start = low.find(w, start + 1)
         if found:
-            return [d for d in profile.deliverables if d in found]
+            return [d for d in profile.deliverables if id(d) in found]
     return []
+
+
+def _inside_longer(low: str, start: int, w: str, d: Deliverable, words: list) -> bool:
+    """Whether the match of `w` at `start` lies inside a longer match of another deliverable's word."""
+    end = start + len(w)
+    return any(d2 is not d and len(w2) > len(w) and
+               any(low.startswith(w2, s2) for s2 in range(max(0, end - len(w2)), start + 1))
+               for w2, d2 in words)
 
 
 def _by_content(profile: Profile, j: Judgement) -> list[Deliverable]:

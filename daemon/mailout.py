@@ -16,7 +16,8 @@ from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 
 POLICY = email.policy.SMTP.clone(cte_type="7bit")   # base64/QP bodies: safe through any relay
-_CTRL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+# C0 and C1 controls (NEL \x85 ends a line for the email package too) and the Unicode line breaks
+_CTRL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 class SendError(RuntimeError):
@@ -34,8 +35,8 @@ def clean_header(value: str, limit: int = 200) -> str:
 
 def valid_address(addr: str) -> bool:
     addr = (addr or "").strip()
-    if not addr or _CTRL.search(addr) or len(addr) > 254:
-        return False
+    if not addr or _CTRL.search(addr) or len(addr) > 254 or not addr.isascii():
+        return False            # (no SMTPUTF8: smtplib would fail on a non-ASCII address mid-send)
     name, parsed = parseaddr(addr)
     return parsed == addr and re.fullmatch(r"[^@\s<>(),;:\"\[\]]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}|[^@\s<>]+@localhost|[^@\s<>]+@127\.0\.0\.1", addr) is not None
 

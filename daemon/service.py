@@ -7,7 +7,9 @@ hangs or crashes a parser quarantines that one message, and the daemon goes on w
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
 import hashlib
 import json
 import logging
@@ -15,6 +17,8 @@ import multiprocessing
 import os
 import shutil
 import signal
+import sqlite3
+import time
 import traceback
 from pathlib import Path
 
@@ -28,6 +32,20 @@ from .roster import Roster
 from .store import Store, now_iso
 
 log = logging.getLogger("ribao")
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+SPOOL_STALE_SECONDS = 3600
+
+
+class StorageFull(MailboxError):
+    """The storage folder is full. The message in hand stays `received` (nothing is quarantined for
+    it, nothing lost) and the cycle stops; the next poll judges it again once there is room. A
+    MailboxError, so `ribao run --once` says so in one line and the service retries next poll."""
+
+
+def _is_full(e: BaseException) -> bool:
+    if isinstance(e, OSError):
+        return e.errno in _FULL
+    return isinstance(e, sqlite3.OperationalError) and "disk is full" in str(e)
 
 
 def _judge_child(conn, path, profile, roster, received, workdir, own, overrides=None):
@@ -36,10 +54,11 @@ def _judge_child(conn, path, profile, roster, received, workdir, own, overrides=
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         verdict, msg = judge_file(Path(path), profile, roster, received=received, workdir=Path(workdir),
                                   own_addresses=own, overrides=overrides)
-        conn.send(("ok", verdict, {"reply-to": msg.headers.get("reply-to", []),
+        conn.send(("ok", verdict, {"reply-to": [msg.reply_to] if msg.reply_to else [],   # parsed before decoding
                                    "references": msg.headers.get("references", [])}))
     except BaseException as e:     # noqa: BLE001 - the parent records the reason
-        conn.send(("error", f"{type(e).__name__}: {e}", traceback.format_exc(limit=5)))
+        kind = "full" if _is_full(e) else "error"     # the disk's fault, not the message's
+        conn.send((kind, f"{type(e).__name__}: {e}", traceback.format_exc(limit=5)))
     finally:
         conn.close()
 
@@ -73,6 +92,7 @@ class Service:
     def poll_once(self) -> dict:
         """One cycle. With nothing new this costs one round trip to the server."""
         counts = {"new": 0, "judged": 0, "quarantined": 0, "duplicates": 0}
+        self._clean_spool()
         folder = self.cfg.mailbox.folder
         src = self.connect()
         try:
@@ -91,13 +111,28 @@ class Service:
                     if self.stop():
                         break
             self.store.set_mailbox_state(folder, last_poll=now_iso(), last_error=None)
-        except MailboxError as e:
-            self.store.set_mailbox_state(folder, last_error=str(e), last_error_at=now_iso())
-            self.store.event("error", str(e))
+        except (MailboxError, OSError, sqlite3.OperationalError) as e:
+            if not isinstance(e, MailboxError):
+                if not _is_full(e):
+                    raise
+                e = StorageFull(f"storage folder {self.store.root} is full ({e}): the message in hand is kept "
+                                f"and judged by the next poll once there is room")
+            with contextlib.suppress(sqlite3.Error):      # a full disk may refuse these too
+                self.store.set_mailbox_state(folder, last_error=str(e), last_error_at=now_iso())
+                self.store.event("error", str(e))
             self.close()
-            raise
+            raise e from None
         self.deliver()
         return counts
+
+    def _clean_spool(self) -> None:
+        """Drop what a crash mid-fetch left in the spool: each fetched message is moved to raw/ the
+        moment it is recorded, so a spool file that old belongs to no poll (and is fetched again)."""
+        cutoff, spool = time.time() - SPOOL_STALE_SECONDS, self.store.root / "spool"
+        for p in spool.iterdir() if spool.is_dir() else ():
+            with contextlib.suppress(OSError):
+                if p.is_file() and p.stat().st_mtime < cutoff:
+                    p.unlink()
 
     def _uidvalidity_changed(self, src, folder: str, old: int, new: int) -> int:
         """UIDs were renumbered: map what we have by Message-ID, fetch only what we don't."""
@@ -147,6 +182,8 @@ class Service:
         self.store.db.execute("update messages set attempts = coalesce(attempts, 0) + 1 where id = ?", [ident])
         try:
             result = self._judge_isolated(row["raw_path"], received, workdir, overrides)
+            if result[0] == "full":
+                raise OSError(errno.ENOSPC, f"no space left while judging message {ident}: {result[1]}")
             if result[0] == "ok":
                 _, verdict, headers = result
                 self.store.save_verdict(ident, verdict, school_how=(overrides and "staff") or "")
@@ -165,6 +202,12 @@ class Service:
                 log.error("message %s quarantined: %s", ident, result[1])
                 if counts is not None:
                     counts["quarantined"] += 1
+        except (OSError, sqlite3.OperationalError) as e:
+            if _is_full(e):          # free what the child wrote, and don't count this as a failed attempt
+                shutil.rmtree(workdir, ignore_errors=True)
+                with contextlib.suppress(sqlite3.Error):
+                    self.store.db.execute("update messages set attempts = max(0, attempts - 1) where id = ?", [ident])
+            raise
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
@@ -203,6 +246,8 @@ class Service:
     def finish(self, ident: int) -> None:
         """File a judged message and mark it done (its reply is already in the outbox)."""
         row = self.store.get(ident)
+        if row["state"] != "judged":
+            return                    # quarantined: judge() filed it already; filing again made a second copy
         folder = filing.folder_for(row, self.cfg.filing)
         filed = self._file(row, folder)
         self.store.set_state(ident, "done" if row["state"] == "judged" else row["state"], filed_to=filed)
@@ -229,11 +274,25 @@ class Service:
         for row in self.store.pending("judged"):
             if self.stop():
                 return
+            if not self.store.db.execute("select 1 from outbox where message = ? and kind = 'reply'",
+                                         [row["id"]]).fetchone():
+                # stopped between storing the verdict and queueing its reply: judge again to queue it
+                self.judge(row["id"], counts, overrides=_overrides(row))
             self.finish(row["id"])
 
     def deliver(self) -> dict:
         return outbox.deliver(self.store, self.transport, self.cfg.smtp.sender, self.cfg.replies.retry_seconds,
                               stop=self.stop)
+
+
+def _overrides(row: dict) -> dict | None:
+    """A staff correction saved on the row (see cli_staff), as judge() takes it."""
+    if not row.get("overrides"):
+        return None
+    over = {k: v for k, v in json.loads(row["overrides"]).items() if v}
+    if over.get("date"):
+        over["date"] = dt.date.fromisoformat(over["date"])
+    return over or None
 
 
 def _warm_imports() -> None:

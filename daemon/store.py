@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import getpass
 import json
 import os
@@ -272,7 +273,11 @@ class Store:
             except OSError:
                 shutil.copyfile(blob, target)
             return str(target.relative_to(self.root))
-        except (OSError, ValueError):
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise                    # a full disk must not cost the school its attachment silently
+            return None
+        except ValueError:
             return None
 
     def defects_of(self, ident: int) -> list[dict]:

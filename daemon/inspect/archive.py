@@ -8,6 +8,7 @@ folder path inside the archive lives on in the display name (`照片.zip/照片/
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -45,6 +46,18 @@ class Refused(Exception):
     def __init__(self, code: str, reason: str = "", severity: str = ERROR):
         super().__init__(reason)
         self.code, self.reason, self.severity = code, reason, severity
+
+
+class DiskFull(Refused):
+    """No space left while unpacking: the disk's fault, not the archive's. inspect() raises it on as
+    OSError(ENOSPC) so the daemon keeps the message for later instead of calling the archive corrupt."""
+
+    def __init__(self, e: OSError):
+        super().__init__("archive.corrupt", str(e))
+
+
+def _full(e: OSError) -> bool:
+    return e.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 class MemberBroken(Exception):
@@ -144,7 +157,10 @@ class Sink:
             raise Refused("archive.unsafe", "实际解压出的内容比声明的大小更大")
         self.budget.spend(len(data))
         self.sha.update(data)
-        self.fh.write(data)
+        try:
+            self.fh.write(data)
+        except OSError as e:
+            raise (DiskFull(e) if _full(e) else e) from None
         return len(data)
 
     def reset(self) -> None:
@@ -155,7 +171,10 @@ class Sink:
 
     def close(self) -> None:
         if not self.fh.closed:
-            self.fh.close()
+            try:
+                self.fh.close()          # the last buffered bytes are written here
+            except OSError as e:
+                raise (DiskFull(e) if _full(e) else e) from None
 
     def discard(self) -> None:
         self.close()
@@ -466,6 +485,8 @@ def inspect(att: Attachment, fmt: str, ctx: Context) -> Inspection:
             return defect("archive.unsafe", reason)
         files = [m for m in members if m.kind == "file" and not _is_junk(_display(m.name))]
         return _unpack(att, backend, files, ctx, result, defect)
+    except DiskFull as e:
+        raise OSError(errno.ENOSPC, f"no space left unpacking {att.name}: {e.reason}") from None
     except Refused as r:
         return defect(r.code, r.reason, r.severity)
     except Exception as e:                 # a hostile file can break a library anywhere

@@ -129,10 +129,13 @@ def _run(cmd: list[str], seconds: float) -> str | None:
     exe = shutil.which(cmd[0])
     if not exe:
         return None
-    try:
-        done = subprocess.run([exe, *cmd[1:]], stdin=subprocess.DEVNULL, capture_output=True, timeout=seconds)
-    except (subprocess.TimeoutExpired, OSError):
-        return None
+    for _ in range(2):       # antiword now and then dies of SIGSEGV on a file it reads fine the next time
+        try:
+            done = subprocess.run([exe, *cmd[1:]], stdin=subprocess.DEVNULL, capture_output=True, timeout=seconds)
+        except (subprocess.TimeoutExpired, OSError):
+            return None
+        if done.returncode >= 0:
+            break
     if done.returncode != 0:
         return None
     return done.stdout.decode("utf-8", errors="replace")

@@ -154,7 +154,7 @@ def test_smtp_down_then_back_reply_arrives_once(setup):
 def test_kill_9_mid_batch_then_restart_judges_each_once(setup, tmp_path):
     from tests.builders.media import make_jpeg
     cfg, dovecot, smtp = setup
-    n = 16
+    n = 30
     photo = make_jpeg(tmp_path / "p.jpg", 2400, 1600, target_bytes=2_200_000).read_bytes()
     for i in range(n):
         dovecot.append(build_mail(subject=f"一日一报5月{14 + i % 7}日", sender=f"s{i}@example.com",
@@ -162,7 +162,7 @@ def test_kill_9_mid_batch_then_restart_judges_each_once(setup, tmp_path):
                                   attachments=[(f"照片{i}.jpg", photo, "image/jpeg")]))
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     done_after_kills = []
-    for delay in (1.0, 1.0, 1.5):
+    for delay in (0.8, 1.0, 1.5):
         proc = subprocess.Popen([*RIBAO, "run", "--once", "--config", str(cfg)], cwd=ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(delay)
@@ -170,7 +170,7 @@ def test_kill_9_mid_batch_then_restart_judges_each_once(setup, tmp_path):
         proc.wait()
         if (cfg.parent / "data" / "ribao.db").exists():
             done_after_kills.append(db(cfg).execute("select count(*) from messages where state = 'done'").fetchone()[0])
-    assert done_after_kills and done_after_kills[0] < n, "the kill came too late to test anything"
+    assert any(d < n for d in done_after_kills), f"no kill came mid-batch: {done_after_kills}"
     assert ribao("run", "--once", "--config", str(cfg)).returncode == 0
     rows = db(cfg).execute("select message_id, state from messages").fetchall()
     assert sorted(m for m, _ in rows) == sorted(f"<k{i}@x>" for i in range(n))   # each once, none lost
