@@ -13,18 +13,15 @@ import errno
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
 import shutil
-import signal
 import sqlite3
 import time
-import traceback
 from pathlib import Path
 
 from . import filing, outbox, replies
 from .config import Config
-from .judge import judge_file
+from .isolate import Judging, is_full as _is_full
 from .mailbox import Fetched, MailboxError, open_source
 from .mailout import transport as make_transport
 from .profile import Profile
@@ -32,7 +29,6 @@ from .roster import Roster
 from .store import Store, now_iso
 
 log = logging.getLogger("ribao")
-_FULL = (errno.ENOSPC, errno.EDQUOT)
 SPOOL_STALE_SECONDS = 3600
 
 
@@ -40,27 +36,6 @@ class StorageFull(MailboxError):
     """The storage folder is full. The message in hand stays `received` (nothing is quarantined for
     it, nothing lost) and the cycle stops; the next poll judges it again once there is room. A
     MailboxError, so `ribao run --once` says so in one line and the service retries next poll."""
-
-
-def _is_full(e: BaseException) -> bool:
-    if isinstance(e, OSError):
-        return e.errno in _FULL
-    return isinstance(e, sqlite3.OperationalError) and "disk is full" in str(e)
-
-
-def _judge_child(conn, path, profile, roster, received, workdir, own, overrides=None):
-    """Runs in the forked child: judge and send the verdict back through the pipe."""
-    try:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        verdict, msg = judge_file(Path(path), profile, roster, received=received, workdir=Path(workdir),
-                                  own_addresses=own, overrides=overrides)
-        conn.send(("ok", verdict, {"reply-to": [msg.reply_to] if msg.reply_to else [],   # parsed before decoding
-                                   "references": msg.headers.get("references", [])}))
-    except BaseException as e:     # noqa: BLE001 - the parent records the reason
-        kind = "full" if _is_full(e) else "error"     # the disk's fault, not the message's
-        conn.send((kind, f"{type(e).__name__}: {e}", traceback.format_exc(limit=5)))
-    finally:
-        conn.close()
 
 
 class Service:
@@ -104,12 +79,22 @@ class Service:
             self.store.set_mailbox_state(folder, uidvalidity=state.uidvalidity, last_uid=last_uid)
             self.resume(counts)
             if state.uidnext - 1 > last_uid:
-                for fetched in src.fetch_since(last_uid):
-                    self.take(fetched, counts)
-                    last_uid = max(last_uid, fetched.uid)
-                    self.store.set_mailbox_state(folder, last_uid=last_uid)
-                    if self.stop():
-                        break
+                inflight = None          # the previous message, judged while the next one is fetched
+                try:
+                    for fetched in src.fetch_since(last_uid):
+                        ident = self.record(fetched, counts)
+                        last_uid = max(last_uid, fetched.uid)
+                        self.store.set_mailbox_state(folder, last_uid=last_uid)
+                        if inflight is not None:
+                            done, inflight = inflight, None
+                            self._land(*done, counts)
+                        if ident is not None:
+                            inflight = (ident, *self._launch(ident))
+                        if self.stop():
+                            break
+                finally:
+                    if inflight is not None:
+                        self._land(*inflight, counts)
             self.store.set_mailbox_state(folder, last_poll=now_iso(), last_error=None)
         except (MailboxError, OSError, sqlite3.OperationalError) as e:
             if not isinstance(e, MailboxError):
@@ -151,10 +136,18 @@ class Service:
     # ------------------------------------------------------------ one message
     def take(self, f: Fetched, counts: dict) -> None:
         """Record a fetched message, then carry it through every step."""
+        ident = self.record(f, counts)
+        if ident is not None:
+            self.judge(ident, counts)
+            self.finish(ident)
+
+    def record(self, f: Fetched, counts: dict) -> int | None:
+        """Write the message's row (and keep the raw mail): from here on it can't be lost.
+        Returns the row to judge, or None for a message already known or a copy of one."""
         if self.store.find(f.uidvalidity, f.uid):
             f.path.unlink(missing_ok=True)
-            return
-        sha = _sha256(f.path)
+            return None
+        sha = f.sha256 or _sha256(f.path)
         raw_dir = self.store.root / "raw" / dt.date.today().isoformat()
         raw_dir.mkdir(parents=True, exist_ok=True)
         raw_path = raw_dir / f"{f.uidvalidity}-{f.uid}-{sha[:12]}.eml"
@@ -169,19 +162,30 @@ class Service:
         if dup:
             counts["duplicates"] += 1
             log.info("message %s is a copy of %s (same Message-ID): recorded, not judged again", ident, dup["id"])
-            return
-        self.judge(ident, counts)
-        self.finish(ident)
+            return None
+        return ident
 
     def judge(self, ident: int, counts: dict | None = None, overrides: dict | None = None) -> None:
+        """Judge (again) and store; filing is the caller's next step (finish)."""
+        self._land(ident, *self._launch(ident, overrides), counts, overrides, finish=False)
+
+    def _launch(self, ident: int, overrides: dict | None = None):
+        """Start judging a recorded message in its child; returns (judging, workdir)."""
         row = self.store.get(ident)
         received = dt.datetime.fromisoformat(row["received"]) if row.get("received") else None
         workdir = self.store.root / "work" / str(ident)
         shutil.rmtree(workdir, ignore_errors=True)
         workdir.mkdir(parents=True)
         self.store.db.execute("update messages set attempts = coalesce(attempts, 0) + 1 where id = ?", [ident])
+        judging = Judging(row["raw_path"], self.profile, self.roster, received=received, workdir=workdir,
+                          own=tuple(self.own), overrides=overrides, thumbs_dir=self.store.root / "thumbs")
+        return judging, workdir
+
+    def _land(self, ident: int, judging: Judging, workdir: Path, counts: dict | None = None,
+              overrides: dict | None = None, finish: bool = True) -> None:
+        """Take the child's answer: store the verdict and queue the reply (or quarantine), then file."""
         try:
-            result = self._judge_isolated(row["raw_path"], received, workdir, overrides)
+            result = judging.result(self.judge_seconds)
             if result[0] == "full":
                 raise OSError(errno.ENOSPC, f"no space left while judging message {ident}: {result[1]}")
             if result[0] == "ok":
@@ -210,31 +214,8 @@ class Service:
             raise
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
-
-    def _judge_isolated(self, raw_path: str, received, workdir: Path, overrides: dict | None = None):
-        ctx = multiprocessing.get_context("fork")
-        parent, child = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_judge_child, args=(child, raw_path, self.profile, self.roster, received,
-                                                      str(workdir), tuple(self.own), overrides), daemon=True)
-        proc.start()
-        child.close()
-        try:
-            if parent.poll(self.judge_seconds):
-                result = parent.recv()
-            else:
-                result = ("error", f"judging took longer than {self.judge_seconds:.0f} s; stopped", "")
-        except (EOFError, OSError):
-            result = None
-        finally:
-            if proc.is_alive():
-                proc.kill()
-            proc.join(5)
-            parent.close()
-        if result is None:
-            code = proc.exitcode
-            why = f"killed by signal {-code}" if code and code < 0 else f"exit code {code}"
-            result = ("error", f"the judging process died ({why}), probably out of memory on a hostile file", "")
-        return result
+        if finish:
+            self.finish(ident)
 
     def _queue_reply(self, ident: int, verdict, headers: dict) -> None:
         sender = self.cfg.smtp.sender

@@ -129,7 +129,7 @@ def _run(cmd: list[str], seconds: float) -> str | None:
     exe = shutil.which(cmd[0])
     if not exe:
         return None
-    for _ in range(2):       # antiword now and then dies of SIGSEGV on a file it reads fine the next time
+    for _ in range(5):       # antiword now and then (1 in 6 here) dies of SIGSEGV on a file it reads fine the next time
         try:
             done = subprocess.run([exe, *cmd[1:]], stdin=subprocess.DEVNULL, capture_output=True, timeout=seconds)
         except (subprocess.TimeoutExpired, OSError):

@@ -227,7 +227,10 @@ def test_disk_full_keeps_the_message_and_the_next_run_resumes(tmp_path, dovecot,
     data = tmpfs(cfg.parent / "data", "5m")      # room for the raw mail, not for its photo as well
     first = run(cfg)
     assert first.returncode == 2 and "is full" in first.stderr and "internal error" not in first.stderr
-    assert dict(rows(cfg, "select message_id, state from messages")) == {"<a@x>": "done", "<b@x>": "received"}
+    states = dict(rows(cfg, "select message_id, state from messages"))
+    # c may already be recorded (it is fetched while b is judged): then it waits, received, too
+    assert states.pop("<c@x>", "received") == "received"
+    assert states == {"<a@x>": "done", "<b@x>": "received"}
     subprocess.run(["mount", "-o", "remount,size=60m", str(data)], check=True)      # staff make room
     second = run(cfg)
     assert second.returncode == 0, second.stderr
