@@ -29,13 +29,13 @@ def is_full(e: BaseException) -> bool:
 def _thumbnails(verdict, thumbs_dir) -> None:
     """Each photo's digest thumbnail, made now (in the child, beside the fetch of the next mail)
     rather than by the digest, which would decode every photo of the day at once."""
-    from .reports.thumbs import cache_thumbnail
-    for m in verdict.items:
-        if m.type == "photo" and m.path and m.sha256:
-            try:
-                cache_thumbnail(thumbs_dir, m.sha256, m.path)
-            except OSError:
-                pass
+    from .reports.thumbs import PER_SCHOOL, cache_thumbnail
+    photos = [m for m in verdict.items if m.type == "photo" and m.path and m.sha256]
+    for m in photos[:PER_SCHOOL]:            # the digest shows no more than these per school
+        try:
+            cache_thumbnail(thumbs_dir, m.sha256, m.path)
+        except OSError:
+            pass
 
 
 def _child(conn, path, profile, roster, received, workdir, own, overrides, thumbs_dir):

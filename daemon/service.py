@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
-import hashlib
 import json
 import logging
 import os
@@ -27,6 +26,7 @@ from .mailout import transport as make_transport
 from .profile import Profile
 from .roster import Roster
 from .store import Store, now_iso
+from .hashing import sha256_file as _sha256
 
 log = logging.getLogger("ribao")
 SPOOL_STALE_SECONDS = 3600
@@ -286,9 +286,3 @@ def _warm_imports() -> None:
     _registry()
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

@@ -30,6 +30,7 @@ from ..model import ERROR, WARNING, Attachment, Defect, Inspection, Material
 from ..safefs import safe_join, safe_name
 from . import Context, Limits
 from .charset import decode_name
+from ..hashing import sha256_file as _sha256
 
 FORMATS = {"zip", "rar", "7z", "gzip"}
 SMALL = 1 << 20                    # ratios are judged only above this many unpacked bytes
@@ -451,14 +452,6 @@ def _message(code: str, name: str, reason: str = "") -> str:
         return f"压缩包“{name}”{where}已损坏，无法解压，请重新压缩后再次报送。"
     why = f"（{reason}）" if reason else ""
     return f"压缩包“{name}”的格式{why}系统无法解压，请改用 ZIP 格式重新压缩后再次报送。"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def inspect(att: Attachment, fmt: str, ctx: Context) -> Inspection:

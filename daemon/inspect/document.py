@@ -7,7 +7,6 @@ message-level text checks decide whether the report as a whole is long enough.
 from __future__ import annotations
 
 import codecs
-import hashlib
 import logging
 import re
 import shutil
@@ -20,6 +19,7 @@ from ..textcount import count_chars
 from . import Context
 from .archive import zip_guard
 from .charset import read_text_file
+from ..hashing import sha256_file as _sha256
 
 FORMATS = {"docx", "doc", "wps", "pdf", "txt", "rtf", "odt"}
 MAX_PDF_PAGES = 200
@@ -283,14 +283,6 @@ def extract_text(path: Path | str, fmt: str) -> str:
     else:
         raise Unreadable(f"no reader for {fmt}")
     return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def inspect(att: Attachment, fmt: str, ctx: Context) -> Inspection:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import io
 import re
 from pathlib import Path
@@ -17,6 +16,7 @@ from ..model import ERROR, Attachment, Defect, Inspection, Material
 from . import Context
 from .archive import zip_guard
 from .charset import read_text_file
+from ..hashing import sha256_file as _sha256
 
 FORMATS = {"xlsx", "xls", "et", "csv", "ods"}
 MAX_ROWS = 5000                  # data rows kept
@@ -159,14 +159,6 @@ def read_rows(path: Path | str, fmt: str) -> list[list]:
         raise
     except Exception as e:                 # a sheet that breaks while being read
         raise Corrupt(f"{type(e).__name__}: {e}") from None
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def inspect(att: Attachment, fmt: str, ctx: Context) -> Inspection:
