@@ -104,6 +104,9 @@ class ImapSource:
         if isinstance(e, (imaplib.IMAP4.abort, EOFError)):
             return self._fail(f"IMAP server {w} closed the connection ({_text(e)}): it may be restarting; "
                               f"if this persists check [mailbox] host, port and security")
+        if isinstance(e, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
+            return self._fail(f"the connection to IMAP server {w} was cut ({e.strerror or e}): the next poll "
+                              f"reconnects and fetches what is missing; if this persists check the network")
         if isinstance(e, OSError):
             return self._fail(f"cannot reach IMAP server {w} ({e.strerror or e}): check [mailbox] host and port")
         return self._fail(f"IMAP server {w} refused the connection ({_text(e)})")
