@@ -9,18 +9,10 @@ from pathlib import Path
 
 import click
 
-from . import profile as profiles
-from . import roster as rosters
+from .cli_common import Fail, load_rules
 
 SEVERITY_ZH = {"error": "错误", "warning": "提醒"}
 KIND_ZH = {"report": "报送材料", "auto": "自动回复/退信（不处理）", "other": "与报送无关的邮件"}
-
-
-class Fail(click.ClickException):
-    exit_code = 2
-
-    def show(self, file=None):
-        click.echo(f"ribao: {self.message}", err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -36,15 +28,6 @@ def _iso(value: str | None) -> dt.datetime | None:
         return dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         raise Fail(f"--received {value!r} is not an ISO-8601 time such as 2023-05-15T10:30:00+08:00") from None
-
-
-def load_rules(rules: str | None, roster: str | None, cfg=None):
-    try:
-        prof = profiles.load(rules or (cfg.rules.profile if cfg else "") or profiles.default_name())
-        ros = rosters.load(roster or (cfg.rules.roster if cfg else None))
-    except (profiles.ProfileError, rosters.RosterError) as e:
-        raise Fail(str(e)) from None
-    return prof, ros
 
 
 @cli.command()
@@ -109,15 +92,9 @@ def human_summary(v, prof) -> str:
 
 
 def _register_more():
-    """Commands that live in their own modules (daemon, digest, staff corrections)."""
-    import importlib
-    for name in ("daemon.cli_run", "daemon.cli_staff", "daemon.cli_reports"):
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name != name:
-                raise
-            continue
+    """Commands that live in their own modules (daemon, staff corrections, reports)."""
+    from . import cli_reports, cli_run, cli_staff
+    for mod in (cli_run, cli_staff, cli_reports):
         for cmd in mod.COMMANDS:
             cli.add_command(cmd)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .cli import Fail
+from .cli_common import Fail
 from .cli_run import config_option, open_config
 
 

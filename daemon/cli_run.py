@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from .cli import Fail, load_rules
+from .cli_common import Fail, load_rules
 from .config import ConfigError, load as load_config
 
 DEFAULT_CONFIG = "/etc/ribao/config.toml"

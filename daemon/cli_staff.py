@@ -10,7 +10,7 @@ import json
 
 import click
 
-from .cli import Fail
+from .cli_common import Fail
 from .cli_run import config_option, open_config, setup_logging
 
 

@@ -152,7 +152,7 @@ def _build(section: str, cls, raw: dict, base: Path):
     obj = cls(**values)
     for attr in ("path", "roster", "password_file", "ca_file"):
         v = getattr(obj, attr, None)
-        if v and not os.path.isabs(v) and not (section == "rules" and attr == "profile"):
+        if v and not os.path.isabs(v):
             setattr(obj, attr, str((base / v).resolve()))
     return obj
 

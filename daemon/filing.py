@@ -4,6 +4,7 @@
 school's name can't add levels or reach outside the tree."""
 from __future__ import annotations
 
+import json
 import re
 
 _BAD = re.compile(r"[\x00-\x1f\x7f/\\%*]+")
@@ -28,7 +29,6 @@ def folder_for(row: dict, cfg) -> str | None:
     elif not row.get("school"):
         template = cfg.unknown_folder
     else:
-        import json
         delivs = json.loads(row.get("deliverables") or "[]")
         if "daily" in delivs or not delivs:
             template = cfg.report_folder
@@ -36,7 +36,6 @@ def folder_for(row: dict, cfg) -> str | None:
             template = cfg.deliverable_folder
     if not template:
         return None
-    import json
     delivs = json.loads(row.get("deliverables") or "[]")
     values = {"date": row.get("report_date") or (row.get("received") or "")[:10] or "undated",
               "school": row.get("school") or "未识别学校", "deliverable": "+".join(delivs) or "未识别",

@@ -32,7 +32,7 @@ _AUTO_SIGNS = ("in-reply-to", "references", "x-auto-response-suppress")
 _OUR_REPLY_MARKS = ("【已收到】", "【请修改】")          # the subjects replies.py gives our replies
 
 
-def is_auto(msg: ParsedMessage, own_addresses: tuple[str, ...] = ()) -> str | None:
+def is_auto(msg: ParsedMessage) -> str | None:
     """Why this mail is an auto-reply or bounce (RFC 3834 and common practice), or None."""
     auto = msg.header("auto-submitted").strip().lower()
     if auto and auto != "no":
@@ -106,9 +106,8 @@ def _inspect_all(msg: ParsedMessage, ctx: Context, j: Judgement) -> None:
 
 
 def _open_forwarded(att: Attachment, ctx: Context, j: Judgement, queue: list) -> None:
-    from .parse import parse_file as _pf
     try:
-        inner = _pf(att.path, att.path.parent / f"{att.path.name}.d")
+        inner = parse_file(att.path, att.path.parent / f"{att.path.name}.d")
     except Exception:
         j.defects.append(Defect("attachment.unknown_type", WARNING, att.name,
                                 f"附件“{att.name}”是无法打开的邮件文件，请直接转发原邮件或把材料作为附件发送。"))
@@ -185,7 +184,7 @@ def _by_content(profile: Profile, j: Judgement) -> list[Deliverable]:
 
 def judge_file(path: Path, profile: Profile, roster: Roster, *, received: dt.datetime | None = None,
                workdir: Path | None = None, limits: Limits | None = None,
-               own_addresses: tuple[str, ...] = (), overrides: dict | None = None) -> tuple[Verdict, ParsedMessage]:
+               overrides: dict | None = None) -> tuple[Verdict, ParsedMessage]:
     """Judge the message in `path`. Attachments are written under `workdir` (a temporary
     folder when None, removed afterwards; then the verdict's materials lose their paths).
 
@@ -194,7 +193,7 @@ def judge_file(path: Path, profile: Profile, roster: Roster, *, received: dt.dat
     if workdir is None:
         with tempfile.TemporaryDirectory(prefix="ribao-") as tmp:
             verdict, msg = judge_file(path, profile, roster, received=received, workdir=Path(tmp),
-                                      limits=limits, own_addresses=own_addresses, overrides=overrides)
+                                      limits=limits, overrides=overrides)
             for m in verdict.items:
                 m.path = None
             return verdict, msg
@@ -203,7 +202,7 @@ def judge_file(path: Path, profile: Profile, roster: Roster, *, received: dt.dat
     ctx.workdir.mkdir(parents=True, exist_ok=True)
     when = _received(msg, received, profile)
     base = dict(message_id=msg.message_id, sender=msg.sender, subject=msg.subject, received=when.isoformat())
-    if is_auto(msg, own_addresses):
+    if is_auto(msg):
         return Verdict(kind="auto", school=None, report_date=None, late=False, defects=[],
                        materials={"text_chars": 0, "photos": 0, "videos": 0}, **base), msg
     j = Judgement(profile=profile, msg=msg, received=when, body=strip_quoted(msg.body))

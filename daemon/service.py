@@ -134,13 +134,6 @@ class Service:
         return last_known
 
     # ------------------------------------------------------------ one message
-    def take(self, f: Fetched, counts: dict) -> None:
-        """Record a fetched message, then carry it through every step."""
-        ident = self.record(f, counts)
-        if ident is not None:
-            self.judge(ident, counts)
-            self.finish(ident)
-
     def record(self, f: Fetched, counts: dict) -> int | None:
         """Write the message's row (and keep the raw mail): from here on it can't be lost.
         Returns the row to judge, or None for a message already known or a copy of one."""
@@ -178,7 +171,7 @@ class Service:
         workdir.mkdir(parents=True)
         self.store.db.execute("update messages set attempts = coalesce(attempts, 0) + 1 where id = ?", [ident])
         judging = Judging(row["raw_path"], self.profile, self.roster, received=received, workdir=workdir,
-                          own=tuple(self.own), overrides=overrides, thumbs_dir=self.store.root / "thumbs")
+                          overrides=overrides, thumbs_dir=self.store.root / "thumbs")
         return judging, workdir
 
     def _land(self, ident: int, judging: Judging, workdir: Path, counts: dict | None = None,
@@ -231,7 +224,7 @@ class Service:
             return                    # quarantined: judge() filed it already; filing again made a second copy
         folder = filing.folder_for(row, self.cfg.filing)
         filed = self._file(row, folder)
-        self.store.set_state(ident, "done" if row["state"] == "judged" else row["state"], filed_to=filed)
+        self.store.set_state(ident, "done", filed_to=filed)
 
     def _file(self, row: dict, folder: str | None) -> str | None:
         if not folder or not row.get("uid"):

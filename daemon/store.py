@@ -250,16 +250,21 @@ class Store:
                 self._upd("messages", ident, {"superseded_by": newer[0]})
 
     def _keep_file(self, m, v: Verdict) -> str | None:
-        """Hard-link (or copy) a judged file into attachments/<date>/<school>/, one blob per hash."""
+        """Hard-link (or copy) a judged file into attachments/<date>/<school>/, one blob per hash.
+        A file from a message's work folder (removed after judging) is moved, not copied: the
+        attachments of a busy day are written once, not twice."""
         try:
             if not m.sha256 or not m.path or not Path(m.path).exists():
                 return None
             blob = self.root / "blobs" / m.sha256[:2] / m.sha256
             if not blob.exists():
                 blob.parent.mkdir(parents=True, exist_ok=True)
-                tmp = blob.with_suffix(".part")
-                shutil.copyfile(m.path, tmp)
-                os.replace(tmp, blob)
+                if Path(m.path).resolve().is_relative_to((self.root / "work").resolve()):
+                    os.replace(m.path, blob)
+                else:
+                    tmp = blob.with_suffix(".part")
+                    shutil.copyfile(m.path, tmp)
+                    os.replace(tmp, blob)
             day = v.report_date or (v.received or "")[:10] or "undated"
             folder = safe_join(self.root / "attachments", safe_name(day), safe_name(v.school or "未识别学校"))
             folder.mkdir(parents=True, exist_ok=True)
