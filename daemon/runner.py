@@ -10,6 +10,7 @@ import datetime as dt
 import logging
 import signal
 import threading
+import time
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
@@ -30,10 +31,13 @@ class Runner:
                                            job_defaults={"coalesce": True, "max_instances": 1,
                                                          "misfire_grace_time": 3600})
         self.last_ok: dt.datetime | None = None
+        self.polling = False
         self.failures = 0
 
     # ------------------------------------------------------------ jobs
     def poll(self) -> dict | None:
+        self.polling = True
+        self.service.progress = time.monotonic()
         try:
             counts = self.service.poll_once()
         except MailboxError as e:
@@ -46,6 +50,8 @@ class Runner:
             log.exception("poll failed: %s", e)
             self.service.store.event("error", f"poll failed: {type(e).__name__}: {e}")
             return None
+        finally:
+            self.polling = False
         self.failures = 0
         self.last_ok = dt.datetime.now()
         if counts["new"]:
@@ -54,8 +60,13 @@ class Runner:
         return counts
 
     def watchdog(self) -> None:
-        """Ping systemd only while polls succeed or the mailbox is merely unreachable:
-        a wedged process stops pinging and systemd restarts it."""
+        """Ping systemd unless a poll has made no progress for longer than judging one message may
+        take: a wedged poll stops the pings and systemd restarts the service. An unreachable
+        mailbox is not wedged (the poll returns and the next one retries)."""
+        stalled = time.monotonic() - self.service.progress
+        if self.polling and stalled > self.service.judge_seconds + 300:
+            log.error("poll made no progress for %.0f s: no watchdog ping, systemd will restart ribao", stalled)
+            return
         systemd.notify("WATCHDOG=1")
 
     def add_jobs(self) -> None:

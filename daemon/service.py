@@ -47,6 +47,7 @@ class Service:
         self.stop = stop
         self.own = {a.lower() for a in (cfg.smtp.sender, cfg.mailbox.username, profile.mailbox) if a and "@" in a}
         self.judge_seconds = 600.0
+        self.progress = time.monotonic()   # last step forward; the systemd watchdog reads it
         _warm_imports()
         outbox.recover(self.store)
         self.roster.extra_emails.update(self.store.school_emails())
@@ -82,6 +83,7 @@ class Service:
                 inflight = None          # the previous message, judged while the next one is fetched
                 try:
                     for fetched in src.fetch_since(last_uid):
+                        self.progress = time.monotonic()
                         ident = self.record(fetched, counts)
                         last_uid = max(last_uid, fetched.uid)
                         self.store.set_mailbox_state(folder, last_uid=last_uid)
@@ -179,6 +181,7 @@ class Service:
         """Take the child's answer: store the verdict and queue the reply (or quarantine), then file."""
         try:
             result = judging.result(self.judge_seconds)
+            self.progress = time.monotonic()
             if result[0] == "full":
                 raise OSError(errno.ENOSPC, f"no space left while judging message {ident}: {result[1]}")
             if result[0] == "ok":

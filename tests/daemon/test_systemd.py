@@ -45,3 +45,28 @@ def test_unit_file_hardening():
     for line in ("Type=notify", "WatchdogSec=", "Restart=on-failure", "User=ribao", "ProtectSystem=strict",
                  "NoNewPrivileges=yes", "ExecStart=/opt/ribao/.venv/bin/ribao run"):
         assert line in unit, line
+
+
+def test_watchdog_stops_pinging_a_wedged_poll(tmp_path, monkeypatch):
+    """A poll stuck longer than judging may take gets no ping (systemd restarts it); an idle one does."""
+    import time as _time
+
+    from daemon import runner as runner_mod
+    from daemon import config, profile, roster
+    from tests.builders.config import write_config
+    md = tmp_path / "md"
+    for sub in ("cur", "new", "tmp"):
+        (md / sub).mkdir(parents=True)
+    cfg = config.load(write_config(tmp_path / "c", maildir=md))
+    r = runner_mod.Runner(cfg, profile.load("xiamen-2023"), roster.load(cfg.rules.roster))
+    pings = []
+    monkeypatch.setattr(runner_mod.systemd, "notify", lambda *s: pings.append(s))
+    r.watchdog()
+    assert pings == [("WATCHDOG=1",)]
+    r.polling, r.service.progress = True, _time.monotonic() - r.service.judge_seconds - 301
+    r.watchdog()
+    assert pings == [("WATCHDOG=1",)]
+    r.service.progress = _time.monotonic()
+    r.watchdog()
+    assert len(pings) == 2
+    r.service.close()
