@@ -43,6 +43,7 @@ def open_config(path: str | None):
     except ConfigError as e:
         raise Fail(str(e)) from None
     prof, ros = load_rules(None, None, cfg)
+    ros.authserv_id = cfg.mailbox.authserv_id
     return cfg, prof, ros
 
 
@@ -96,6 +97,7 @@ def status(config_path, as_json):
         "outbox": dict(store.db.execute("select state, count(*) from outbox group by state").fetchall()),
         "last_error": None,
         "recent": [],
+        "held": [{k: r[k] for k in ("id", "received", "sender", "school")} for r in store.held()],
     }
     ev = store.db.execute("select at, text from events where level = 'error' order by id desc limit 1").fetchone()
     if ev:
@@ -114,6 +116,10 @@ def status(config_path, as_json):
         click.echo(f"邮箱错误：{mb['last_error']}（{mb.get('last_error_at')}）")
     if out["last_error"]:
         click.echo(f"最近错误：{out['last_error']['text']}（{out['last_error']['at']}）")
+    if out["held"]:
+        click.echo(f"待确认（学校名称对、发件邮箱未登记，`ribao assign 编号 --school 学校` 确认）：{len(out['held'])} 封")
+        for r in out["held"]:
+            click.echo(f"  #{r['id']} {(r['received'] or '')[:16]} {r['school']} ← {r['sender'] or '-'}")
     if out["recent"]:
         click.echo("最近的邮件（编号 收到时间 学校 日期 类型 结论 状态）：")
         for r in out["recent"]:

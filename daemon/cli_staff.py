@@ -111,4 +111,20 @@ def rejudge(day, config_path):
     click.echo(f"rejudged {len(rows)} messages: {changed} verdicts changed, {counts['sent']} replies sent")
 
 
-COMMANDS = [assign, accept, rejudge]
+@click.command()
+@click.argument("address")
+@config_option
+def forget(address, config_path):
+    """Forget an address staff tied to a school (undoes what `ribao assign` remembered)."""
+    svc, _, _ = _service(config_path)
+    school = svc.store.forget_email(address)
+    if school is None:
+        known = ", ".join(sorted(svc.store.school_emails())[:10]) or "none"
+        raise Fail(f"{address!r} is not a remembered address (remembered: {known}); "
+                   "roster addresses are changed in the roster file")
+    svc.roster.extra_emails.pop(address.strip().lower(), None)
+    svc.store.correction("forget", None, {"email": address.strip().lower(), "school": school})
+    click.echo(f"{address.strip().lower()} is no longer tied to {school}: its next mail is held for staff")
+
+
+COMMANDS = [assign, accept, rejudge, forget]

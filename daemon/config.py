@@ -31,6 +31,7 @@ class MailboxConfig:
     client_id: str = "ribao"            # sent with the IMAP ID command (NetEase 163/126 need it)
     ca_file: str = ""                   # a CA bundle for a private server's certificate
     verify_tls: bool = True
+    authserv_id: str = ""               # our server's name in Authentication-Results ("" = not checked)
 
 
 @dataclass

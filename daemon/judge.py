@@ -12,12 +12,13 @@ import re
 import tempfile
 from pathlib import Path
 
+from . import authres, incidental
 from . import dates as datelogic
 from .checks import Judgement, chain
 from .inspect import Context, Limits, inspector_for
 from .inspect.sniff import sniff
 from .links import find_links
-from .model import ERROR, WARNING, Attachment, Defect, Material, Verdict
+from .model import ERROR, KNOWN_HOW, WARNING, Attachment, Defect, Material, Verdict
 from .parse import ParsedMessage, parse_file
 from .profile import Deliverable, Profile
 from .quoting import strip_quoted
@@ -25,6 +26,7 @@ from .roster import Roster
 from .textcount import count_chars
 
 DECORATION_BYTES = 100_000      # inline images smaller than this are logos and signatures
+LEAD_LINES, LEAD_CHARS = 5, 400  # where a body's words tie a mail to the week: its title and lead
 _AUTO_SENDERS = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mailerdaemon|no-?reply|bounce[s]?)@", re.I)
 _AUTO_SUBJECT = re.compile(r"\s*(自动回复|自動回覆|自动答复|自動回復|auto(matic)?[ -]?(reply|response|antwort)|autoreply|"
                            r"auto:|out of (the )?office)\s*[:：]?", re.I)
@@ -206,23 +208,24 @@ def judge_file(path: Path, profile: Profile, roster: Roster, *, received: dt.dat
         return Verdict(kind="auto", school=None, report_date=None, late=False, defects=[],
                        materials={"text_chars": 0, "photos": 0, "videos": 0}, **base), msg
     j = Judgement(profile=profile, msg=msg, received=when, body=strip_quoted(msg.body))
-    _forwarded_texts(msg, j)
-    _inspect_all(msg, ctx, j)
-    names = [a.name for a in msg.attachments] + [m.file for m in j.items if m.in_archive]
-    school, how = roster.identify(msg.sender, msg.subject, j.body, names)
+    msg.attachments = [a for a in msg.attachments if incidental.why(a) is None]
+    trusted = not authres.from_fails(msg.headers.get("authentication-results", []), roster.authserv_id)
+    school, how = roster.identify(msg.sender, msg.subject, j.body, [a.name for a in msg.attachments],
+                                  trust_sender=trusted)
     j.school, j.school_how = (school.name if school else None), how
     over = overrides or {}
     if over.get("school"):
-        j.school, how = over["school"], "sender"   # staff said so: treat as a known sender
-        j.school_how = "staff"
-    j.links = find_links(msg.body)
-    carries = any(m.type in ("photo", "video", "table", "archive") or (m.type == "document" and m.format != "eml")
-                  for m in j.items) or bool(j.links)
-    about = any(w.lower() in msg.subject.lower() for w in profile.report_words) or bool(
-        find_deliverables(profile, [msg.subject]))
-    if how != "sender" and not about and not carries:
-        j.kind = "other"
+        j.school, j.school_how = over["school"], "staff"     # staff said so: the school's own mail
+    if not tied_to_week(profile, j, msg.subject):
+        j.kind = "other"                # a stranger's files are not even opened
         return _verdict(j, [], **base), msg
+    _forwarded_texts(msg, j)
+    _inspect_all(msg, ctx, j)
+    names = [a.name for a in msg.attachments] + [m.file for m in j.items if m.in_archive]
+    if j.school is None:                # a name inside an archive may still tell
+        school, how = roster.identify("", "", "", names)
+        j.school, j.school_how = (school.name if school else None), how
+    j.links = find_links(msg.body)
     j.deliverables = find_deliverables(profile, [msg.subject, "\n".join(names), j.body]) or _by_content(profile, j)
     if over.get("deliverable"):
         j.deliverables = [d for d in profile.deliverables if d.id == over["deliverable"]]
@@ -233,6 +236,20 @@ def judge_file(path: Path, profile: Profile, roster: Roster, *, received: dt.dat
     for rule in chain():
         j.defects.extend(rule.check(j))
     return _verdict(j, j.defects, **base), msg
+
+
+def tied_to_week(profile: Profile, j: Judgement, subject: str) -> bool:
+    """A mail is a report only when something ties it to the week: a school's own address (or staff),
+    a roster school named in the subject or body, or the notice's words in the subject or the
+    body's lead. What it carries proves nothing: strangers attach files too."""
+    if j.school_how in KNOWN_HOW or (j.school and j.school_how in ("subject", "body")):
+        return True
+    lead = "\n".join(j.body.strip().splitlines()[:LEAD_LINES])[:LEAD_CHARS]
+    for text in (subject or "", lead):
+        low = text.lower()
+        if any(w and w.lower() in low for w in profile.report_words):
+            return True
+    return bool(find_deliverables(profile, [subject or "", lead]))
 
 
 def _verdict(j: Judgement, defects: list[Defect], **base) -> Verdict:

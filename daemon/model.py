@@ -11,6 +11,7 @@ from pathlib import Path
 
 ERROR = "error"
 WARNING = "warning"
+KNOWN_HOW = ("sender", "staff")     # school_how values that say the mail is the school's own
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Attachment:
     in_archive: bool = False
     sha256: str = ""
     inline: bool = False        # shown in the body (Content-ID), e.g. a signature logo
+    named: bool = True          # False: the part had no file name (an alternative rendering, ...)
 
     @property
     def basename(self) -> str:
@@ -114,6 +116,17 @@ class Verdict:
     @property
     def ok(self) -> bool:
         return not any(d.severity == ERROR for d in self.defects)
+
+    @property
+    def known_sender(self) -> bool:
+        """From one of the school's known addresses (roster or staff-assigned), or assigned by staff."""
+        return self.school_how in KNOWN_HOW
+
+    @property
+    def held(self) -> bool:
+        """A report naming a roster school from an address not known to be that school's (待确认):
+        it joins no school's day until staff assign it."""
+        return self.kind == "report" and bool(self.school) and not self.known_sender
 
     def as_json(self) -> dict:
         return {

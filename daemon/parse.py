@@ -375,9 +375,11 @@ def _walk(msg: Message, out: ParsedMessage, writer: _Writer, depth: int, counter
                 except Exception:
                     texts[ctype] = ""
             return
-        name = _filename(part) or _default_name(ctype, writer.n + 1)
+        given = _filename(part)
+        name = given or _default_name(ctype, writer.n + 1)
         if span:
             att = writer.write_span(name, span, ctype)
+            att.named = bool(given)
             att.inline = bool(part.get("Content-ID")) and _disposition(part) != "attachment"
             out.attachments.append(att)
             part.set_payload(None)
@@ -388,6 +390,7 @@ def _walk(msg: Message, out: ParsedMessage, writer: _Writer, depth: int, counter
             data = b""
             out.problems.append(f"attachment {name} could not be decoded")
         att = writer.write(name, data, ctype)
+        att.named = bool(given)
         att.inline = bool(part.get("Content-ID")) and _disposition(part) != "attachment"
         out.attachments.append(att)
         part.set_payload(None)          # free the memory now

@@ -33,6 +33,7 @@ class School:
 class Roster:
     schools: list[School] = field(default_factory=list)
     extra_emails: dict[str, str] = field(default_factory=dict)   # address → school (staff assignments)
+    authserv_id: str = ""          # [mailbox] authserv_id: our server's Authentication-Results name
 
     def by_email(self, addr: str) -> School | None:
         addr = (addr or "").strip().lower()
@@ -57,9 +58,13 @@ class Roster:
                     best = (len(n), s)
         return best[1] if best else None
 
-    def identify(self, sender: str, subject: str, body: str, file_names: list[str]) -> tuple[School | None, str]:
-        """(school, how): how is "sender", "subject", "body", "attachment" or ""."""
-        s = self.by_email(sender)
+    def identify(self, sender: str, subject: str, body: str, file_names: list[str],
+                 trust_sender: bool = True) -> tuple[School | None, str]:
+        """(school, how): how is "sender", "subject", "body", "attachment" or "".
+
+        Only "sender" says the mail is the school's own; a school found by its name (anyone can
+        write it) is what the mail claims, held for staff to confirm."""
+        s = self.by_email(sender) if trust_sender else None
         if s:
             return s, "sender"
         for how, text in (("subject", subject), ("body", body), ("attachment", "\n".join(file_names))):

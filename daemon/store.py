@@ -221,7 +221,7 @@ class Store:
                 if m.type == "table" and m.rows:
                     self._ins("tables_rows", {"message": ident, "file": m.file,
                                               "rows": json.dumps(m.rows, ensure_ascii=False, default=str)})
-            if v.kind == "report" and v.school:
+            if v.kind == "report" and v.school and not v.held:     # held mail joins no school's day
                 for d in v.deliverables:
                     rdate = v.report_date if d == "daily" else None
                     self._ins("submissions", {"message": ident, "school": v.school, "deliverable": d,
@@ -302,6 +302,24 @@ class Store:
     def remember_email(self, email: str, school: str) -> None:
         self.db["school_emails"].upsert({"email": email.lower(), "school": school, "by": _os_user(),
                                          "at": now_iso()}, pk="email")
+
+    def forget_email(self, email: str) -> str | None:
+        """Drop a remembered address; returns the school it was tied to, or None."""
+        email = email.strip().lower()
+        row = self.db.execute("select school from school_emails where email = ?", [email]).fetchone()
+        if row is None:
+            return None
+        self.db.execute("delete from school_emails where email = ?", [email])
+        return row[0]
+
+    def held(self) -> list[dict]:
+        """Reports naming a roster school from an address not known to be its own (待确认), oldest first."""
+        cur = self.db.execute(
+            "select id, received, sender, school, report_date from messages where kind = 'report' and school is not null "
+            "and coalesce(school_how, '') not in ('sender', 'staff') and duplicate_of is null "
+            "and state in ('judged', 'filed', 'done') order by received, id")
+        cols = [c[0] for c in cur.description]
+        return [dict(zip(cols, r)) for r in cur.fetchall()]
 
     def counts(self) -> dict[str, int]:
         return dict(self.db.execute("select state, count(*) from messages group by state").fetchall())

@@ -64,5 +64,5 @@ class Judgement:
 
 
 def chain():
-    from . import captions, dates, deliverables, links, school, text
-    return [school, dates, text, deliverables, captions, links]
+    from . import captions, dates, deliverables, links, school, sender, text
+    return [school, sender, dates, text, deliverables, captions, links]

@@ -91,6 +91,8 @@ class MaildirSource:
 
     def file(self, uid: int, folder: str, move: bool = False) -> None:
         md = self._open()
+        if not self.uids:          # a staff command files without a poll first
+            self.select()
         key = next((k for k, u in self.uids["keys"].items() if u == uid), None)
         if key is None:
             return

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..model import KNOWN_HOW
 from ..profile import Profile
 from ..roster import Roster
 from ..store import Store
@@ -81,9 +82,14 @@ class Day:
     date: dt.date
     due: dt.datetime | None
     rows: list[SchoolDay]
-    unattributed: list[dict]                 # {id, received, sender, subject, why}
+    unattributed: list[dict]                 # {id, received, sender, subject, why, held?}
     links: list[dict]                        # {school, sender, file, expires, text}
     one_offs: list[Deliverables]
+
+    @property
+    def held(self) -> list[dict]:
+        """Mail naming a school from an unknown address, waiting for staff (待确认)."""
+        return [u for u in self.unattributed if u.get("held")]
 
     def figures(self) -> dict:
         n = {s: 0 for s in STATUS_ZH}
@@ -152,10 +158,11 @@ def unattributed(profile: Profile, store: Store, day: dt.date) -> list[dict]:
     """Reports tied to no school or to a day outside the week, and mail that could not be judged,
     received in the day's window."""
     start, end = window(profile, day)
-    rows = _rows(store, "select m.id, m.received, m.sender, m.subject, m.school, m.state, m.reason, "
+    rows = _rows(store, "select m.id, m.received, m.sender, m.subject, m.school, m.school_how, m.state, m.reason, "
                         "exists(select 1 from defects d where d.message = m.id and d.code = 'date.outside_week') as outside "
                         "from messages m where m.duplicate_of is null and ("
-                        "(m.kind = 'report' and (m.school is null or exists(select 1 from defects d "
+                        "(m.kind = 'report' and (m.school is null or coalesce(m.school_how, '') not in ('sender', 'staff') "
+                        "or exists(select 1 from defects d "
                         "where d.message = m.id and d.code = 'date.outside_week'))) or m.state = 'quarantined') "
                         "order by m.received, m.id", [])
     out = []
@@ -169,6 +176,9 @@ def unattributed(profile: Profile, store: Store, day: dt.date) -> list[dict]:
             why = "无法自动检查（已隔离），请人工查看"
         elif r["school"] is None:
             why = "未能识别是哪所学校"
+        elif (r["school_how"] or "") not in KNOWN_HOW:
+            why = f"待确认：邮件写明是{r['school']}，但发件邮箱未登记；确认后请 ribao assign {r['id']} --school {r['school']}"
+            r["held"] = True
         else:
             why = "报送日期不在活动周内"
         out.append({**r, "why": why})
@@ -217,6 +227,12 @@ def daily_reported(store: Store, school: str, day: dt.date) -> bool:
     """Any daily report for (school, day), whatever its verdict."""
     return store.db.execute("select 1 from submissions where school = ? and deliverable = 'daily' and report_date = ? "
                             "limit 1", [school, day.isoformat()]).fetchone() is not None
+
+
+def held_waiting(store: Store, school: str, day: dt.date | None = None) -> bool:
+    """A mail naming `school` (for `day`) from an unknown address waits for staff to confirm it."""
+    return any(r["school"] == school and (day is None or r["report_date"] in (None, day.isoformat()))
+               for r in store.held())
 
 
 def sent_deliverable(store: Store, school: str, deliverable: str) -> bool:

@@ -14,7 +14,7 @@ from ..profile import Profile
 from ..roster import Roster, School
 from ..store import Store
 from ..templating import render, zh_date, zh_time
-from .day import daily_reported, due_text, sent_deliverable, upcoming_day
+from .day import daily_reported, due_text, held_waiting, sent_deliverable, upcoming_day
 from .digest import queue, short
 
 
@@ -70,6 +70,9 @@ def enqueue_reminders(cfg, profile: Profile, roster: Roster, store: Store, now: 
             if daily_reported(store, s.name, day):
                 result["reported"].append(s.name)
                 continue
+            if held_waiting(store, s.name, day):
+                result["skipped"].append((s.name, "a mail naming it waits for staff to confirm the sender"))
+                continue
             _one(cfg, profile, store, s, key=f"reminder:daily:{s.name}:{day.isoformat()}", day_str=today,
                  ctx=ctx, subject=subject, result=result)
     ahead = dt.timedelta(days=cfg.digest.reminder_days_before)
@@ -81,6 +84,9 @@ def enqueue_reminders(cfg, profile: Profile, roster: Roster, store: Store, now: 
         for s in roster.schools:
             if sent_deliverable(store, s.name, d.id):
                 result["reported"].append(s.name)
+                continue
+            if held_waiting(store, s.name):
+                result["skipped"].append((s.name, "a mail naming it waits for staff to confirm the sender"))
                 continue
             _one(cfg, profile, store, s, key=f"reminder:{d.id}:{s.name}", day_str=today, ctx=ctx,
                  subject=subject, result=result)

@@ -108,6 +108,11 @@ class StoreBuilder:
         self.store.set_state(ident, "done")
         return ident
 
+    def how(self, school: str | None, sender: str) -> str:
+        """How the judge found the school: by its own address, else by its name in the subject (held)."""
+        s = self.roster.get(school) if school else None
+        return "sender" if s and sender in s.emails else ("subject" if s else "")
+
     def sender_of(self, school: str | None) -> str:
         s = self.roster.get(school) if school else None
         return s.emails[0] if s and s.emails else "someone@elsewhere.example"
@@ -125,9 +130,10 @@ class StoreBuilder:
         if late:
             ds.append(Defect("submission.late", WARNING, None, "已逾期；材料已收下，今后请按时报送。"))
         zh = f"{day.month}月{day.day}日" if day else ""
+        sender = sender or self.sender_of(school)
         v = Verdict(kind="report", school=school, report_date=day.isoformat() if day else None, late=bool(late),
                     defects=ds, materials={"text_chars": text_chars, "photos": len(photo_items), "videos": videos},
-                    deliverables=list(deliverables), message_id="", sender=sender or self.sender_of(school),
+                    deliverables=list(deliverables), message_id="", sender=sender, school_how=self.how(school, sender),
                     subject=subject if subject is not None else f"【一日一报】{school or ''}{zh}活动情况",
                     received=received.isoformat(), items=[*photo_items, *items],
                     due=self.profile.daily_due(day).isoformat() if day and "daily" in deliverables else None)
@@ -152,7 +158,7 @@ class StoreBuilder:
                     defects=[defect(d) if isinstance(d, str) else d for d in defects],
                     materials={"text_chars": 900, "photos": 0, "videos": 0},
                     deliverables=["daily"] if kind == "report" else [], sender=sender, subject=subject,
-                    received=at.isoformat())
+                    received=at.isoformat(), school_how=self.how(school, sender))
         return self._message(at, v)
 
     def quarantined(self, *, at: dt.datetime, reason: str = "the judging process died") -> int:

@@ -18,10 +18,12 @@ TZ = ZoneInfo("Asia/Shanghai")
 PROF = profile.load("xiamen-2023")
 
 
-def verdict(school="甲校", day="2023-05-15", received="2023-05-16T09:00:00+08:00", defects=(), sender="a@school.cn", mid=None):
+def verdict(school="甲校", day="2023-05-15", received="2023-05-16T09:00:00+08:00", defects=(), sender="a@school.cn", mid=None,
+            how="sender"):
     return Verdict(kind="report", school=school, report_date=day, late=False, defects=list(defects),
                    materials={"text_chars": 900, "photos": 1, "videos": 0}, deliverables=["daily"],
-                   message_id=mid or f"<{received}{school}@x>", sender=sender, subject="一日一报", received=received)
+                   message_id=mid or f"<{received}{school}@x>", sender=sender, subject="一日一报", received=received,
+                   school_how=how)
 
 
 def add(store: Store, v: Verdict, uid: int) -> int:
