@@ -19,7 +19,9 @@ from email.mime.text import MIMEText
 from email.utils import format_datetime
 from pathlib import Path
 
-DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
+from .resources import data_dir
+
+DEMO_DIR = data_dir("demo")
 
 
 def _schools() -> list[tuple[str, str, str]]:

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+from .resources import data_dir
+
+RULES_DIR = data_dir("rules")
 REQUIREMENTS = {"text", "document", "table", "materials"}
 
 

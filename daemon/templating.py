@@ -7,7 +7,9 @@ from pathlib import Path
 
 import jinja2
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+from .resources import data_dir
+
+TEMPLATES = data_dir("templates")
 
 
 @lru_cache(maxsize=1)
