@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from .cli_common import Fail, load_rules
+from .schema import SchemaError
 
 SEVERITY_ZH = {"error": "错误", "warning": "提醒"}
 KIND_ZH = {"report": "报送材料", "auto": "自动回复/退信（不处理）", "other": "与报送无关的邮件"}
@@ -116,6 +117,9 @@ def main(argv=None):
         sys.exit(130)
     except KeyboardInterrupt:
         sys.exit(130)
+    except SchemaError as e:        # a database from a newer release: say so, don't touch it
+        click.echo(f"ribao: {e}", err=True)
+        sys.exit(2)
     except Exception as e:          # a bug of ours: still one line, with where to look
         if os.environ.get("RIBAO_DEBUG"):
             raise

@@ -86,7 +86,7 @@ def rejudge(day, config_path):
     """Judge stored messages again (after a rules file changed); answer only what changed."""
     setup_logging()
     svc, _, _ = _service(config_path)
-    where, args = "state in ('done','judged','filed') and kind = 'report'", []
+    where, args = "state in ('done','judged') and kind = 'report'", []
     if day:
         where += " and report_date = ?"
         args.append(day)

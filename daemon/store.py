@@ -2,7 +2,7 @@
 
 A message row is written before the message is judged, and its `state` moves forward only:
 
-    received → judged → filed → done          (or: quarantined, duplicate, ignored)
+    received → judged → done          (or: quarantined, duplicate)
 
 so a restart after any crash resumes each message where it stopped, and nothing is lost.
 Attachments are kept under `attachments/<date>/<school>/` with safe names; identical files are
@@ -22,10 +22,11 @@ from pathlib import Path
 
 import sqlite_utils
 
+from . import schema
 from .model import Verdict
 from .safefs import safe_join, safe_name
 
-STATES = ("received", "judged", "filed", "done", "quarantined", "duplicate", "ignored")
+STATES = ("received", "judged", "done", "quarantined", "duplicate")
 
 
 def now_iso() -> str:
@@ -53,68 +54,7 @@ class Store:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=30000")
         self.db.execute("PRAGMA foreign_keys=ON")
-        self._schema()
-
-    # ---------------------------------------------------------------- schema
-    def _schema(self) -> None:
-        db = self.db
-        if "messages" not in db.table_names():
-            db["messages"].create({
-                "id": int, "message_id": str, "uid": int, "uidvalidity": int, "folder": str,
-                "sender": str, "subject": str, "school": str, "school_how": str, "report_date": str,
-                "deliverables": str, "received": str, "late": int, "kind": str, "verdict": str,
-                "ok": int, "state": str, "reason": str, "raw_path": str, "raw_sha256": str, "size": int,
-                "text_chars": int, "photos": int, "videos": int, "due": str,
-                "superseded_by": int, "duplicate_of": int, "filed_to": str,
-                "accepted_by": str, "accepted_reason": str, "accepted_at": str,
-                "assigned_by": str, "judged_at": str, "created_at": str, "updated_at": str,
-                "attempts": int, "overrides": str,
-            }, pk="id", not_null={"state"}, defaults={"attempts": 0, "late": 0})
-            db["messages"].create_index(["uidvalidity", "uid"], unique=True, if_not_exists=True)
-            db["messages"].create_index(["message_id"], if_not_exists=True)
-            db["messages"].create_index(["school", "report_date"], if_not_exists=True)
-            db["messages"].create_index(["state"], if_not_exists=True)
-        if "defects" not in db.table_names():
-            db["defects"].create({"id": int, "message": int, "code": str, "severity": str, "file": str,
-                                  "text": str}, pk="id", foreign_keys=[("message", "messages", "id")])
-            db["defects"].create_index(["message"], if_not_exists=True)
-        if "materials" not in db.table_names():
-            db["materials"].create({"id": int, "message": int, "file": str, "type": str, "format": str,
-                                    "size": int, "sha256": str, "width": int, "height": int,
-                                    "duration": float, "caption": str, "text_chars": int,
-                                    "in_archive": int, "stored_path": str},
-                                   pk="id", foreign_keys=[("message", "messages", "id")])
-            db["materials"].create_index(["message"], if_not_exists=True)
-            db["materials"].create_index(["sha256"], if_not_exists=True)
-        if "submissions" not in db.table_names():
-            # one row per deliverable a report carries: what `pending` and the digest count
-            db["submissions"].create({"id": int, "message": int, "school": str, "deliverable": str,
-                                      "report_date": str, "received": str, "late": int, "ok": int,
-                                      "superseded_by": int}, pk="id",
-                                     foreign_keys=[("message", "messages", "id")])
-            db["submissions"].create_index(["school", "deliverable", "report_date"], if_not_exists=True)
-        if "tables_rows" not in db.table_names():
-            db["tables_rows"].create({"id": int, "message": int, "file": str, "rows": str}, pk="id")
-        if "outbox" not in db.table_names():
-            db["outbox"].create({
-                "id": int, "message": int, "kind": str, "dedupe_key": str, "recipient": str,
-                "subject": str, "raw": str, "state": str, "reason": str, "attempts": int,
-                "next_try": str, "last_error": str, "created_at": str, "sent_at": str, "day": str,
-            }, pk="id", defaults={"attempts": 0})
-            db["outbox"].create_index(["dedupe_key"], unique=True, if_not_exists=True)
-            db["outbox"].create_index(["state", "next_try"], if_not_exists=True)
-            db["outbox"].create_index(["recipient", "day"], if_not_exists=True)
-        if "mailbox_state" not in db.table_names():
-            db["mailbox_state"].create({"folder": str, "uidvalidity": int, "last_uid": int,
-                                        "last_poll": str, "last_error": str, "last_error_at": str},
-                                       pk="folder")
-        if "school_emails" not in db.table_names():
-            db["school_emails"].create({"email": str, "school": str, "by": str, "at": str}, pk="email")
-        if "corrections" not in db.table_names():
-            db["corrections"].create({"id": int, "at": str, "by": str, "action": str, "message": int,
-                                      "details": str}, pk="id")
-        if "events" not in db.table_names():
-            db["events"].create({"id": int, "at": str, "level": str, "text": str}, pk="id")
+        schema.ensure(self.db, path)
 
     # ---------------------------------------------------------------- transactions
     @contextlib.contextmanager
@@ -317,7 +257,7 @@ class Store:
         cur = self.db.execute(
             "select id, received, sender, school, report_date from messages where kind = 'report' and school is not null "
             "and coalesce(school_how, '') not in ('sender', 'staff') and duplicate_of is null "
-            "and state in ('judged', 'filed', 'done') order by received, id")
+            "and state in ('judged', 'done') order by received, id")
         cols = [c[0] for c in cur.description]
         return [dict(zip(cols, r)) for r in cur.fetchall()]
 
