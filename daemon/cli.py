@@ -32,19 +32,47 @@ def _iso(value: str | None) -> dt.datetime | None:
 
 
 @cli.command()
-@click.argument("message", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("messages", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--rules", "rules", metavar="NAME|PATH", help="rules profile: a name in rules/ or a .toml path (default: rules/DEFAULT)")
 @click.option("--roster", metavar="ROSTER.csv", help="CSV with header school,aliases,emails")
-@click.option("--received", metavar="ISO-8601", help="when the message arrived (default: its Date header)")
-@click.option("--json", "as_json", is_flag=True, help="print one JSON object")
+@click.option("--received", metavar="ISO-8601", help="when the message arrived (default: its Date header; one file only)")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object (one line per mail for several)")
 @click.option("--timeout", default=300.0, show_default=True, metavar="SECONDS",
-              help="time limit for judging this message")
-def check(message: Path, rules, roster, received, as_json, timeout):
-    """Judge one report email (.eml) against the notice's rules."""
-    from .isolate import judge_isolated
-    from .model import ERROR, Defect, Verdict
+              help="time limit for judging each message")
+def check(messages: tuple[Path, ...], rules, roster, received, as_json, timeout):
+    """Judge report emails (.eml) against the notice's rules; several are judged in order as one
+    mailbox would receive them, each with the school's day after it."""
+    if received and len(messages) > 1:
+        raise Fail("--received goes with one file; several are each received at their Date header")
     when = _iso(received)
     prof, ros = load_rules(rules, roster)
+    for message in messages:
+        _readable(message)
+    if len(messages) == 1:
+        verdict = _judge_one(messages[0], prof, ros, when, timeout)
+        if as_json:
+            click.echo(json.dumps(verdict.as_json(), ensure_ascii=False, indent=2))
+        else:
+            click.echo(human_summary(verdict, prof))
+        sys.exit(0 if verdict.ok else 1)
+    from .checkday import CheckDay
+    ok = True
+    with CheckDay(prof) as days:
+        for i, message in enumerate(messages, start=1):
+            verdict = _judge_one(message, prof, ros, None, timeout)
+            ok = ok and verdict.ok
+            day = days.add(i, message, verdict)
+            if as_json:
+                click.echo(json.dumps({**verdict.as_json(), "day": day}, ensure_ascii=False, separators=(",", ":")))
+            else:
+                click.echo(f"== {i}. {message.name}")
+                click.echo(human_summary(verdict, prof))
+                if day:
+                    click.echo(day_summary(day))
+    sys.exit(0 if ok else 1)
+
+
+def _readable(message: Path) -> None:
     if not message.exists():
         raise Fail(f"{message}: no such file")
     try:
@@ -54,23 +82,35 @@ def check(message: Path, rules, roster, received, as_json, timeout):
         raise Fail(f"{message}: cannot read ({e.strerror})") from None
     if not head:
         raise Fail(f"{message}: the file is empty, not an email")
+
+
+def _judge_one(message: Path, prof, ros, when, timeout):
+    from .isolate import judge_isolated
+    from .model import ERROR, Defect, Verdict
     result = judge_isolated(message, prof, ros, received=when, seconds=timeout)
     if result[0] == "ok":
-        verdict = result[1]
-    else:
-        reason = result[1]
-        if reason.startswith(("OSError", "PermissionError", "IsADirectoryError", "FileNotFoundError")):
-            raise Fail(f"{message}: cannot be read ({reason})")
-        verdict = Verdict(kind="report", school=None, report_date=None, late=False, materials={
-            "text_chars": 0, "photos": 0, "videos": 0}, defects=[Defect(
-                "message.timeout", ERROR, None,
-                "邮件未能在规定时间内检查完毕（附件可能已损坏或过大），请检查附件后重新发送，或联系工作人员人工核对。")])
-        click.echo(f"ribao: {message}: {reason}", err=True)
-    if as_json:
-        click.echo(json.dumps(verdict.as_json(), ensure_ascii=False, indent=2))
-    else:
-        click.echo(human_summary(verdict, prof))
-    sys.exit(0 if verdict.ok else 1)
+        return result[1]
+    reason = result[1]
+    if reason.startswith(("OSError", "PermissionError", "IsADirectoryError", "FileNotFoundError")):
+        raise Fail(f"{message}: cannot be read ({reason})")
+    click.echo(f"ribao: {message}: {reason}", err=True)
+    return Verdict(kind="report", school=None, report_date=None, late=False, materials={
+        "text_chars": 0, "photos": 0, "videos": 0}, defects=[Defect(
+            "message.timeout", ERROR, None,
+            "邮件未能在规定时间内检查完毕（附件可能已损坏或过大），请检查附件后重新发送，或联系工作人员人工核对。")])
+
+
+STATUS_ZH = {"on_time": "按时报送", "late": "逾期报送", "missing": "未报送", "not_due": "未到截止", "accepted": "人工认可"}
+
+
+def day_summary(day: dict) -> str:
+    lines = [f"当日合计：{STATUS_ZH.get(day['status'], day['status'])}，文字{day['text_chars']}字，"
+             f"照片{day['photos']}张，视频{day['videos']}个（第{'、'.join(map(str, day['messages']))}封）"]
+    if day["open_defects"]:
+        lines.append("  仍需修改：" + "、".join(day["open_defects"]))
+    if day["fixed_defects"]:
+        lines.append("  已改正：" + "、".join(day["fixed_defects"]))
+    return "\n".join(lines)
 
 
 def human_summary(v, prof) -> str:

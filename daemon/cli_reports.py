@@ -43,11 +43,28 @@ def _deliver(cfg, store) -> str:
 @click.option("--send", is_flag=True, help="mail it to [digest] recipients (once per day)")
 @click.option("--out", "out", metavar="FILE.html", type=click.Path(dir_okay=False, path_type=Path),
               help="write a standalone HTML file (and FILE.txt) instead")
-def digest(config_path, day, send, out):
+@click.option("--json", "as_json", is_flag=True, help="print the day state of every school as JSON")
+@click.option("--deliverable", metavar="ID", help="with --json: a one-off deliverable instead of the daily report")
+def digest(config_path, day, send, out, as_json, deliverable):
     """The daily digest for bureau staff (HTML with a plain-text alternative)."""
-    from .reports.day import last_due_day
+    from .reports.day import day_json, last_due_day
     from .reports.digest import build_digest, enqueue_digest
     cfg, prof, ros = open_config(config_path)
+    if deliverable or as_json:
+        d = prof.deliverable(deliverable) if deliverable else prof.daily
+        if d is None:
+            known = ", ".join(x.id for x in prof.deliverables)
+            raise Fail(f"profile {prof.id} has no {'deliverable ' + repr(deliverable) if deliverable else 'daily report'}; "
+                       f"its deliverables are: {known}")
+        if not as_json:
+            raise Fail("--deliverable goes with --json (the mailed digest is about the daily report)")
+        when = _date(day) if d.is_daily else None
+        if d.is_daily and when is None:
+            when = last_due_day(prof, dt.datetime.now(prof.tz))
+            if when is None:
+                raise Fail(f"no week day's deadline has passed yet ({prof.week_start} to {prof.week_end}): give --date")
+        click.echo(json.dumps(day_json(prof, ros, _store(cfg), d, when), ensure_ascii=False, indent=2))
+        return
     when = _date(day) or last_due_day(prof, dt.datetime.now(prof.tz))
     if when is None:
         raise Fail(f"no week day's deadline has passed yet ({prof.week_start} to {prof.week_end}): give --date")

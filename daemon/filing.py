@@ -30,7 +30,7 @@ def folder_for(row: dict, cfg) -> str | None:
         template = cfg.unknown_folder
     else:
         delivs = json.loads(row.get("deliverables") or "[]")
-        if "daily" in delivs or not delivs:
+        if row.get("report_date") or not delivs:       # the recurring report (it has a day)
             template = cfg.report_folder
         else:
             template = cfg.deliverable_folder

@@ -264,4 +264,5 @@ def _verdict(j: Judgement, defects: list[Defect], **base) -> Verdict:
         late=late, defects=defects,
         materials={"text_chars": j.text_chars(), "photos": len(j.photos), "videos": len(j.videos)},
         deliverables=[d.id for d in j.deliverables] if j.kind == "report" else [],
-        items=j.items, links=j.links, due=due, school_how=j.school_how, **base)
+        items=j.items, links=j.links, due=due, school_how=j.school_how,
+        recurring=j.profile.daily.id if j.profile.daily in j.deliverables and j.kind == "report" else None, **base)

@@ -112,6 +112,7 @@ class Verdict:
     links: list[dict] = field(default_factory=list)
     due: str | None = None      # the deadline this report was judged against (ISO)
     school_how: str = ""        # sender | subject | body | attachment | staff
+    recurring: str | None = None  # the id of the recurring deliverable (the daily report) it carries
 
     @property
     def ok(self) -> bool:

@@ -85,6 +85,11 @@ class Profile:
     issuer: str = ""
     mailbox: str = ""
     source: Path | None = None
+    resend_words: list[str] = field(default_factory=list)   # a full resend replaces the day's earlier mail
+
+    def is_resend(self, subject: str) -> bool:
+        low = (subject or "").lower()
+        return any(w and w.lower() in low for w in self.resend_words)
 
     @property
     def timezone(self) -> str:
@@ -223,6 +228,7 @@ def load(name_or_path: str | Path) -> Profile:
         id=data["id"], name=data.get("name", data["id"]), tz=tz,
         week_start=data["week_start"], week_end=data["week_end"],
         report_words=list(data.get("report_words", [])),
+        resend_words=list(data.get("resend_words", [])),
         text=_section(data, TextRules, "text", src),
         photos=_section(data, PhotoRules, "photos", src),
         videos=_section(data, VideoRules, "videos", src),

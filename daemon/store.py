@@ -163,7 +163,7 @@ class Store:
                                               "rows": json.dumps(m.rows, ensure_ascii=False, default=str)})
             if v.kind == "report" and v.school and not v.held:     # held mail joins no school's day
                 for d in v.deliverables:
-                    rdate = v.report_date if d == "daily" else None
+                    rdate = v.report_date if d == v.recurring else None
                     self._ins("submissions", {"message": ident, "school": v.school, "deliverable": d,
                                               "report_date": rdate, "received": v.received,
                                               "late": int(v.late), "ok": int(ok)})
@@ -172,7 +172,7 @@ class Store:
     def _supersede(self, ident: int, v: Verdict) -> None:
         """A school that resends supersedes its earlier report for that day (both stay on record)."""
         for d in v.deliverables:
-            rdate = v.report_date if d == "daily" else None
+            rdate = v.report_date if d == v.recurring else None
             older = self.db.execute(
                 "select id, message from submissions where school = ? and deliverable = ? and "
                 "coalesce(report_date, '') = coalesce(?, '') and message != ? and superseded_by is null "

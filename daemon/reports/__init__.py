@@ -16,7 +16,7 @@ def demo_reports(cfg, prof, ros, store):
     out = Path(cfg.storage.path).parent / "reports"
     out.mkdir(parents=True, exist_ok=True)
     days = [r[0] for r in store.db.execute(
-        "select distinct report_date from submissions where deliverable = 'daily' and report_date between ? and ? "
+        "select distinct report_date from submissions where report_date between ? and ? "
         "order by report_date", [prof.week_start.isoformat(), prof.week_end.isoformat()])]
     if days and ros.schools:
         day = dt.date.fromisoformat(days[-1])

@@ -7,6 +7,7 @@ accepted the report by hand) or NOT_DUE (nothing yet, but the deadline has not p
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,11 +16,10 @@ from ..model import KNOWN_HOW
 from ..profile import Profile
 from ..roster import Roster
 from ..store import Store
+from .combine import Combined, Mail, combine
 
 ON_TIME, LATE, MISSING, ACCEPTED, NOT_DUE = "on_time", "late", "missing", "accepted", "not_due"
 STATUS_ZH = {ON_TIME: "按时报送", LATE: "逾期报送", MISSING: "未报送", ACCEPTED: "人工认可", NOT_DUE: "未到截止"}
-# shown by the status or in their own section, not as a defect to fix
-NOT_OPEN = {"submission.late"}
 _EXPIRY = re.compile(r"链接([^（）()链]{1,40}?)到期")   # checks/links.py writes "（链接5月30日到期）"
 
 
@@ -38,12 +38,14 @@ def parse_time(value) -> dt.datetime | None:
 class SchoolDay:
     school: str
     status: str
-    message: dict | None = None              # the latest non-superseded report's messages row
-    defects: list[dict] = field(default_factory=list)     # that message's defects (open ones)
-    earlier: int = 0                         # how many earlier reports this one superseded
-    fixed: list[dict] = field(default_factory=list)       # defects the previous report had, this one not
-    photos: list[dict] = field(default_factory=list)      # photo materials, stored_path absolute
+    message: dict | None = None              # the day's latest mail (messages row)
+    defects: list[dict] = field(default_factory=list)     # open defects of the combined day
+    earlier: int = 0                         # how many mails came before the latest
+    fixed: list[dict] = field(default_factory=list)       # defects a later mail cured
+    photos: list[dict] = field(default_factory=list)      # current photo materials, stored_path absolute
     links: list[dict] = field(default_factory=list)       # cloud links: {file, expires, text}
+    messages: list[int] = field(default_factory=list)     # every mail of the day, in arrival order
+    combined: Combined | None = None
 
     @property
     def status_zh(self) -> str:
@@ -59,11 +61,23 @@ class SchoolDay:
 
     @property
     def needs_fix(self) -> bool:
-        """An error still open on the latest report (staff acceptance closes it)."""
+        """An error still open on the combined day (staff acceptance closes it)."""
         return self.status != ACCEPTED and bool(self.errors)
 
     def count(self, key: str) -> int:
-        return int((self.message or {}).get(key) or 0)
+        """text_chars, photos, videos of the combined day."""
+        c = self.combined
+        if c is None:
+            return 0
+        return {"text_chars": c.text_chars, "photos": c.photos, "videos": c.videos}.get(key, 0)
+
+    def as_json(self) -> dict:
+        """The row of `ribao digest --json` (contract)."""
+        c = self.combined
+        return {"school": self.school, "status": self.status, "text_chars": self.count("text_chars"),
+                "photos": self.count("photos"), "videos": self.count("videos"),
+                "open_defects": c.open_codes if c else [], "fixed_defects": c.fixed_codes if c else [],
+                "messages": list(self.messages)}
 
 
 @dataclass
@@ -114,43 +128,40 @@ def _rows(store: Store, sql: str, args) -> list[dict]:
     return [dict(zip(cols, r)) for r in cur.fetchall()]
 
 
-def _open_defects(store: Store, ident: int) -> list[dict]:
-    return [d for d in store.defects_of(ident) if d["code"] not in NOT_OPEN]
-
-
 def link_info(d: dict) -> dict:
     m = _EXPIRY.search(d.get("text") or "")
     return {"file": d.get("file") or "", "expires": m.group(1) if m else "", "text": d.get("text") or ""}
 
 
-def school_day(profile: Profile, store: Store, school: str, day: dt.date, now: dt.datetime | None = None) -> SchoolDay:
-    subs = _rows(store, "select s.id, s.message, s.late, s.superseded_by, s.received from submissions s "
-                        "where s.school = ? and s.deliverable = 'daily' and s.report_date = ? order by s.received, s.id",
-                 [school, day.isoformat()])
-    live = [s for s in subs if s["superseded_by"] is None]
-    if not live:
-        due = profile.daily_due(day) if profile.daily else None
+def day_mails(store: Store, profile: Profile, school: str, deliverable: str, day: dt.date | None) -> list[Mail]:
+    """Every report mail of `school` for `deliverable` (on `day` for the recurring one), arrival order."""
+    rows = _rows(store, "select m.* from submissions s join messages m on m.id = s.message "
+                        "where s.school = ? and s.deliverable = ? and coalesce(s.report_date, '') = ? "
+                        "and m.duplicate_of is null order by m.received, m.id",
+                 [school, deliverable, day.isoformat() if day else ""])
+    return [Mail(row=r, defects=store.defects_of(r["id"]), materials=store.materials_of(r["id"]),
+                 resend=profile.is_resend(r.get("subject") or "")) for r in rows]
+
+
+def school_day(profile: Profile, store: Store, school: str, day: dt.date | None, now: dt.datetime | None = None,
+               deliverable=None) -> SchoolDay:
+    """One school's day (or one-off deliverable when `deliverable` is given and not recurring)."""
+    d = deliverable or profile.daily
+    mails = day_mails(store, profile, school, d.id, day if d.is_daily else None)
+    if not mails:
+        due = profile.daily_due(day) if d.is_daily else d.due
         now = now or dt.datetime.now(profile.tz)
         return SchoolDay(school, NOT_DUE if due is not None and now < due else MISSING)
-    latest = live[-1]
-    msg = store.get(latest["message"]) or {}
-    status = ACCEPTED if msg.get("accepted_by") else (LATE if latest["late"] else ON_TIME)
-    all_defects = store.defects_of(latest["message"])
-    row = SchoolDay(school, status, message=msg, defects=[d for d in all_defects if d["code"] not in NOT_OPEN])
-    earlier = [s for s in subs if s["id"] != latest["id"] and s["received"] <= latest["received"]]
-    row.earlier = len(earlier)
-    if earlier:
-        now_codes = {d["code"] for d in all_defects}
-        seen = set()
-        for d in store.defects_of(earlier[-1]["message"]):
-            if d["code"] not in now_codes and d["code"] not in seen and d["code"] not in NOT_OPEN:
-                seen.add(d["code"])
-                row.fixed.append(d)
-    for m in store.materials_of(latest["message"]):
-        p = stored_path(store, m.get("stored_path")) if m["type"] == "photo" else None
+    c = combine(mails, text_floor=profile.text.missing_below or 50)
+    status = ACCEPTED if c.accepted else (LATE if c.late else ON_TIME)
+    latest = c.live[-1]
+    row = SchoolDay(school, status, message=latest.row, defects=c.open, earlier=len(mails) - 1, fixed=c.fixed,
+                    messages=[m.id for m in mails], combined=c)
+    for mat, _ in c.files.values():
+        p = stored_path(store, mat.get("stored_path")) if mat["type"] == "photo" else None
         if p is not None:
-            row.photos.append({**m, "path": p})
-    row.links = [link_info(d) for d in all_defects if d["code"] == "attachment.link_only"]
+            row.photos.append({**mat, "path": p})
+    row.links = [link_info(x) for x in c.open if x["code"] == "attachment.link_only"]
     return row
 
 
@@ -159,6 +170,7 @@ def unattributed(profile: Profile, store: Store, day: dt.date) -> list[dict]:
     received in the day's window."""
     start, end = window(profile, day)
     rows = _rows(store, "select m.id, m.received, m.sender, m.subject, m.school, m.school_how, m.state, m.reason, "
+                        "m.report_date, "
                         "exists(select 1 from defects d where d.message = m.id and d.code = 'date.outside_week') as outside "
                         "from messages m where m.duplicate_of is null and ("
                         "(m.kind = 'report' and (m.school is null or coalesce(m.school_how, '') not in ('sender', 'staff') "
@@ -170,7 +182,8 @@ def unattributed(profile: Profile, store: Store, day: dt.date) -> list[dict]:
         t = parse_time(r["received"])
         if t is not None and t.tzinfo is None:
             t = t.replace(tzinfo=profile.tz)
-        if t is None or not (start < t <= end):
+        about_day = r["report_date"] == day.isoformat() and (r["school_how"] or "") not in KNOWN_HOW and r["school"]
+        if not about_day and (t is None or not (start < t <= end)):
             continue
         if r["state"] == "quarantined":
             why = "无法自动检查（已隔离），请人工查看"
@@ -183,6 +196,34 @@ def unattributed(profile: Profile, store: Store, day: dt.date) -> list[dict]:
             why = "报送日期不在活动周内"
         out.append({**r, "why": why})
     return out
+
+
+def day_json(profile: Profile, roster: Roster, store: Store, deliverable, day: dt.date | None,
+             now: dt.datetime | None = None) -> dict:
+    """`ribao digest --json` (contract): the day state of every roster school, and the mail staff
+    must look at: `unassigned` (tied to no school, or not judged) and `held` (a school named from
+    an unknown address)."""
+    now = now or dt.datetime.now(profile.tz)
+    d = deliverable
+    when = day if d.is_daily else None
+    due = profile.daily_due(day) if d.is_daily else d.due
+    rows = [school_day(profile, store, s.name, when, now, deliverable=d).as_json() for s in roster.schools]
+    if d.is_daily:
+        odd = unattributed(profile, store, day)
+        unassigned = [u["id"] for u in odd if not u.get("held") and (u["school"] is None or u["state"] == "quarantined")]
+        held = [u["id"] for u in odd if u.get("held")]
+    else:
+        unassigned, held = [], []
+        for r in _rows(store, "select id, school, school_how, deliverables from messages where kind = 'report' "
+                              "and duplicate_of is null and state in ('judged', 'done') order by received, id", []):
+            if d.id not in json.loads(r["deliverables"] or "[]"):
+                continue
+            if r["school"] is None:
+                unassigned.append(r["id"])
+            elif (r["school_how"] or "") not in KNOWN_HOW:
+                held.append(r["id"])
+    return {"date": when.isoformat() if when else None, "deliverable": d.id,
+            "due": due.isoformat() if due else None, "schools": rows, "unassigned": unassigned, "held": held}
 
 
 def one_offs(profile: Profile, roster: Roster, store: Store, as_of: dt.datetime, ahead_days: int = 3) -> list[Deliverables]:
@@ -225,7 +266,7 @@ def last_seen(store: Store, school: str) -> dict | None:
 
 def daily_reported(store: Store, school: str, day: dt.date) -> bool:
     """Any daily report for (school, day), whatever its verdict."""
-    return store.db.execute("select 1 from submissions where school = ? and deliverable = 'daily' and report_date = ? "
+    return store.db.execute("select 1 from submissions where school = ? and report_date = ? "
                             "limit 1", [school, day.isoformat()]).fetchone() is not None
 
 
@@ -273,20 +314,22 @@ def last_due_day(profile: Profile, now: dt.datetime) -> dt.date | None:
 
 
 def week_counts(profile: Profile, roster: Roster, store: Store, upto: dt.date) -> list[dict]:
-    """Per week day up to `upto`: {date, on_time, late, accepted} of roster schools' latest reports
-    (the same rule as school_day, in one query, for the chart)."""
+    """Per week day up to `upto`: {date, on_time, late, accepted} of roster schools (the rule of
+    school_day: the day's first mail decides lateness; acceptance wins), in one query, for the chart."""
     names = set(roster.names)
-    latest: dict[tuple[str, str], tuple] = {}
-    for school, rdate, late, accepted, received, sid in store.db.execute(
-            "select s.school, s.report_date, s.late, m.accepted_by, s.received, s.id from submissions s "
-            "join messages m on m.id = s.message where s.deliverable = 'daily' and s.superseded_by is null "
-            "order by s.received, s.id"):
+    daily = profile.daily.id if profile.daily else ""
+    days: dict[tuple[str, str], list] = {}
+    for school, rdate, late, accepted in store.db.execute(
+            "select s.school, s.report_date, s.late, m.accepted_at from submissions s "
+            "join messages m on m.id = s.message where s.deliverable = ? and m.duplicate_of is null "
+            "order by m.received, m.id", [daily]):
         if school in names:
-            latest[(school, rdate)] = (late, accepted)
+            first = days.setdefault((school, rdate), [late, False])
+            first[1] = first[1] or bool(accepted)
     out = []
     for d in days_so_far(profile, upto):
         c = {"date": d, ON_TIME: 0, LATE: 0, ACCEPTED: 0}
-        for (school, rdate), (late, accepted) in latest.items():
+        for (school, rdate), (late, accepted) in days.items():
             if rdate == d.isoformat():
                 c[ACCEPTED if accepted else (LATE if late else ON_TIME)] += 1
         out.append(c)

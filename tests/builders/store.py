@@ -91,6 +91,13 @@ class StoreBuilder:
         return Material(file=name, type="photo", size=p.stat().st_size, sha256=_sha(p), width=w, height=h,
                         caption=name.rsplit(".", 1)[0], format="jpeg", path=p)
 
+    def video(self, name: str | None = None) -> Material:
+        """A video as the judge records it (no file on disk: the reports never open videos)."""
+        self._seed += 1
+        name = name or f"活动视频{self._seed}.mp4"
+        return Material(file=name, type="video", size=30_000_000, sha256=hashlib.sha256(name.encode()).hexdigest(),
+                        width=1280, height=720, duration=60.0, format="mp4")
+
     def when(self, day: dt.date, *, late: bool = False) -> dt.datetime:
         due = self.profile.daily_due(day)
         return due + dt.timedelta(hours=3) if late else due - dt.timedelta(hours=2, minutes=30)
@@ -126,14 +133,16 @@ class StoreBuilder:
         if late is None:
             late = day is not None and "daily" in deliverables and received > self.profile.daily_due(day)
         photo_items = [self.photo() for _ in range(photos)] if isinstance(photos, int) else list(photos)
+        photo_items += [self.video() for _ in range(videos)]
         ds = [defect(d) if isinstance(d, str) else d for d in defects]
         if late:
             ds.append(Defect("submission.late", WARNING, None, "已逾期；材料已收下，今后请按时报送。"))
         zh = f"{day.month}月{day.day}日" if day else ""
         sender = sender or self.sender_of(school)
         v = Verdict(kind="report", school=school, report_date=day.isoformat() if day else None, late=bool(late),
-                    defects=ds, materials={"text_chars": text_chars, "photos": len(photo_items), "videos": videos},
+                    defects=ds, materials={"text_chars": text_chars, "photos": len(photo_items) - videos, "videos": videos},
                     deliverables=list(deliverables), message_id="", sender=sender, school_how=self.how(school, sender),
+                    recurring="daily" if "daily" in deliverables else None,
                     subject=subject if subject is not None else f"【一日一报】{school or ''}{zh}活动情况",
                     received=received.isoformat(), items=[*photo_items, *items],
                     due=self.profile.daily_due(day).isoformat() if day and "daily" in deliverables else None)
@@ -158,7 +167,8 @@ class StoreBuilder:
                     defects=[defect(d) if isinstance(d, str) else d for d in defects],
                     materials={"text_chars": 900, "photos": 0, "videos": 0},
                     deliverables=["daily"] if kind == "report" else [], sender=sender, subject=subject,
-                    received=at.isoformat(), school_how=self.how(school, sender))
+                    received=at.isoformat(), school_how=self.how(school, sender),
+                    recurring="daily" if kind == "report" else None)
         return self._message(at, v)
 
     def quarantined(self, *, at: dt.datetime, reason: str = "the judging process died") -> int:
@@ -211,7 +221,8 @@ def scenario(root: Path, schools: list[str] = SCHOOLS) -> tuple[StoreBuilder, di
     bld.report(c, DAY, photos=2, text_chars=10, defects=["text.missing", defect("photo.too_narrow", "开幕式.jpg")],
                at=bld.when(DAY) - dt.timedelta(hours=6))
     bld.report(c, DAY, photos=2, text_chars=1100, defects=[defect("photo.too_narrow", "开幕式.jpg")])
-    exp[c] = dict(status="on_time", text_chars=1100, photos=2, videos=0, open=["photo.too_narrow"],
+    # the day is both mails: the second's text replaces the first's, the photos add up
+    exp[c] = dict(status="on_time", text_chars=1100, photos=4, videos=0, open=["photo.too_narrow"],
                   fixed=["text.missing"], earlier=1)
     exp[d] = dict(status="missing", text_chars=0, photos=0, videos=0, open=[], fixed=[], earlier=0)
     ident = bld.report(e, DAY, photos=1, text_chars=20, defects=["text.missing"])

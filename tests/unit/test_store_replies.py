@@ -23,7 +23,7 @@ def verdict(school="甲校", day="2023-05-15", received="2023-05-16T09:00:00+08:
     return Verdict(kind="report", school=school, report_date=day, late=False, defects=list(defects),
                    materials={"text_chars": 900, "photos": 1, "videos": 0}, deliverables=["daily"],
                    message_id=mid or f"<{received}{school}@x>", sender=sender, subject="一日一报", received=received,
-                   school_how=how)
+                   school_how=how, recurring="daily")
 
 
 def add(store: Store, v: Verdict, uid: int) -> int:
