@@ -1,0 +1,125 @@
+"""A school's day is everything it sent for that day: multi-mail days through `ribao run --once` on
+the embedded default (a Maildir), scored with `ribao digest --date D --json` (the contract), and the
+same mails through `ribao check A.eml B.eml … --json`."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+
+import pytest
+
+from tests.builders.config import write_config
+from tests.builders.mail import TZ, build_mail, report_text
+from tests.builders.maildir import drop, new_maildir
+from tests.builders.media import make_jpeg
+from tests.daemon.conftest import ribao
+
+SCHOOL, ADDR = "厦门工商旅游学校", "school@qq.com"
+OTHER, OTHER_ADDR = "厦门信息学校", "xxxx@126.com"
+D15 = dt.datetime(2023, 5, 16, 9, 0, tzinfo=TZ)          # before 5/16 12:00: the report on 5/15
+
+
+@pytest.fixture(scope="module")
+def jpegs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("jpegs")
+    good = [make_jpeg(d / f"g{i}.jpg", 2400, 1600, target_bytes=2_200_000 + i).read_bytes() for i in range(4)]
+    narrow = make_jpeg(d / "narrow.jpg", 1280, 960).read_bytes()
+    return good, narrow
+
+
+def mailbox(tmp_path):
+    md = new_maildir(tmp_path / "md")
+    return write_config(tmp_path / "c", maildir=md), md
+
+
+def send(md, subject, *, at, body="", photos=(), sender=ADDR):
+    raw = build_mail(subject=subject, sender=sender, body=body, date=at, attachments=[(n, d, "image/jpeg") for n, d in photos])
+    drop(md, raw, at)
+    return raw
+
+
+def day_json(cfg, day="2023-05-15"):
+    r = ribao("digest", "--date", day, "--json", "--config", str(cfg))
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    return out, {row["school"]: row for row in out["schools"]}
+
+
+def test_split_mails_replaced_photo_resend_and_neighbouring_days(tmp_path, jpegs):
+    good, narrow = jpegs
+    cfg, md = mailbox(tmp_path)
+    caption = "开幕式.jpg：开幕式现场\n实训.jpg：实训室开放\n展示.jpg：技能展示"
+    send(md, f"{SCHOOL}一日一报5月15日（一）文字稿", at=D15, body=report_text(1000))
+    send(md, f"{SCHOOL}一日一报5月15日（二）照片", at=D15 + dt.timedelta(minutes=5), body=caption,
+         photos=[("开幕式.jpg", narrow), ("实训.jpg", good[0]), ("展示.jpg", good[1])])
+    send(md, f"{SCHOOL}一日一报5月15日 替换开幕式照片", at=D15 + dt.timedelta(minutes=30), body=caption,
+         photos=[("开幕式.jpg", good[2])])
+    send(md, f"{SCHOOL}一日一报5月15日（二）照片", at=D15 + dt.timedelta(minutes=31), body=caption,
+         photos=[("实训.jpg", good[0])])                          # the same file again: counts once
+    send(md, f"{SCHOOL}一日一报5月16日", at=D15 + dt.timedelta(days=1), body=report_text(900))   # the next day
+    # another school: text on time, photos after the deadline; then a full resend
+    send(md, f"{OTHER}一日一报5月15日", at=D15, body=report_text(1000), sender=OTHER_ADDR)
+    send(md, f"{OTHER}一日一报5月15日 补充照片", at=D15 + dt.timedelta(hours=5), body="实训.jpg：实训室",
+         photos=[("实训.jpg", good[3])], sender=OTHER_ADDR)
+    r = ribao("run", "--once", "--config", str(cfg))
+    assert r.returncode == 0, r.stderr
+
+    out, rows = day_json(cfg)
+    assert set(out) == {"date", "deliverable", "due", "schools", "unassigned", "held"}
+    assert out["date"] == "2023-05-15" and out["deliverable"] == "daily" and out["due"].startswith("2023-05-16T12:00")
+    a = rows[SCHOOL]
+    assert set(a) == {"school", "status", "text_chars", "photos", "videos", "open_defects", "fixed_defects", "messages"}
+    assert (a["status"], a["text_chars"], a["photos"], a["videos"]) == ("on_time", 1000, 3, 0)
+    assert a["open_defects"] == [] and "photo.too_narrow" in a["fixed_defects"] and a["messages"] == [1, 2, 3, 4]
+    b = rows[OTHER]
+    assert (b["status"], b["photos"], b["text_chars"]) == ("on_time", 1, 1000)   # a late supplement: the day stays on time
+    assert rows["厦门市集美职业技术学校"]["status"] == "missing" and rows["厦门市集美职业技术学校"]["messages"] == []
+    _, next_day = day_json(cfg, "2023-05-16")
+    assert next_day[SCHOOL]["messages"] == [5] and next_day[SCHOOL]["photos"] == 0
+
+    # a full resend replaces everything before it
+    send(md, f"{SCHOOL}一日一报5月15日（重新报送）", at=D15 + dt.timedelta(hours=1), body=report_text(950) + "\n" + caption,
+         photos=[("开幕式.jpg", good[2])])
+    assert ribao("run", "--once", "--config", str(cfg)).returncode == 0
+    _, rows = day_json(cfg)
+    assert 950 <= rows[SCHOOL]["text_chars"] < 1000           # the resend's text (950 字 and its captions)
+    assert (rows[SCHOOL]["photos"], rows[SCHOOL]["messages"]) == (1, [1, 2, 3, 4, 8])
+
+    # the digest, pending and the workbook read the same day
+    html = tmp_path / "d.html"
+    assert ribao("digest", "--date", "2023-05-15", "--out", str(html), "--config", str(cfg)).returncode == 0
+    pend = json.loads(ribao("pending", "--date", "2023-05-15", "--json", "--config", str(cfg)).stdout)
+    assert SCHOOL not in {m["school"] for m in pend["missing"]}
+    conn = sqlite3.connect(cfg.parent / "data" / "ribao.db")
+    assert conn.execute("select count(*) from messages where school = ?", [SCHOOL]).fetchone()[0] == 6
+
+
+def test_check_several_mails_prints_the_day_after_each(tmp_path, jpegs):
+    good, narrow = jpegs
+    caption = "实训.jpg：实训室开放"
+    paths = []
+    for i, (subject, body, photos) in enumerate([
+            (f"{SCHOOL}一日一报5月15日（一）文字稿", report_text(1000), []),
+            (f"{SCHOOL}一日一报5月15日（二）照片", caption, [("实训.jpg", narrow)]),
+            (f"{SCHOOL}一日一报5月15日 替换开幕式照片", caption, [("实训.jpg", good[0])]),
+            ("一封无关的邮件", "你好", [])], start=1):
+        p = tmp_path / f"{i}.eml"
+        p.write_bytes(build_mail(subject=subject, sender=ADDR if i < 4 else "x@example.org", body=body,
+                                 date=D15 + dt.timedelta(minutes=i), attachments=[(n, d, "image/jpeg") for n, d in photos]))
+        paths.append(str(p))
+    roster = tmp_path / "roster.csv"
+    from tests.judge.conftest import ROSTER
+    roster.write_text(ROSTER, encoding="utf-8")
+    r = ribao("check", *paths, "--json", "--roster", str(roster))
+    assert r.returncode == 1, r.stderr                      # mail 2 has an error of its own
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert len(lines) == 4
+    assert lines[0]["day"]["messages"] == [1] and lines[0]["day"]["text_chars"] == 1000
+    assert lines[1]["day"]["open_defects"] == ["photo.too_narrow", "photo.too_small"] and lines[1]["day"]["messages"] == [1, 2]
+    assert lines[2]["day"]["open_defects"] == [] and lines[2]["day"]["fixed_defects"] == ["photo.too_narrow", "photo.too_small"]
+    assert lines[2]["day"]["photos"] == 1 and lines[3]["day"] is None and lines[3]["kind"] == "other"
+    r = ribao("check", *paths[:2], "--received", "2023-05-16T09:00:00+08:00")
+    assert r.returncode == 2 and "one file" in r.stderr
+    one = ribao("check", paths[0], "--json", "--roster", str(roster))
+    assert "day" not in json.loads(one.stdout)                 # one file: exactly as before
