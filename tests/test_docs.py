@@ -53,3 +53,34 @@ def test_readme_opens_with_the_two_commands():
     assert "make demo" in head and "make test" in head
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in ci and "apt-get update" in ci
+
+
+def _commands(group, prefix="ribao"):
+    """(full command name, click command) for every command, sub-groups walked."""
+    import click
+    for name, cmd in sorted(group.commands.items()):
+        full = f"{prefix} {name}"
+        if isinstance(cmd, click.Group):
+            yield from _commands(cmd, full)
+        yield full, cmd
+
+
+def test_every_command_and_option_is_in_the_readme():
+    """As sqlite-utils does: a command or option missing from the README's table fails here."""
+    from daemon.cli import cli
+    rows = {}
+    for line in README.splitlines():
+        m = re.match(r"^\| `(ribao [a-z][a-z -]*?)(?: [A-Z\[].*?)?` \|", line)
+        if m:
+            rows[m.group(1).strip()] = line
+    missing = []
+    for full, cmd in _commands(cli):
+        row = next((r for name, r in rows.items() if name == full), None)
+        if row is None:
+            missing.append(f"{full}: no row in the README's commands table")
+            continue
+        for param in cmd.params:
+            for opt in getattr(param, "opts", []):
+                if opt.startswith("--") and opt not in ("--help",) and opt not in row:
+                    missing.append(f"{full}: option {opt} not in its README row")
+    assert not missing, "\n".join(missing)
