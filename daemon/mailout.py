@@ -130,11 +130,12 @@ def build(*, sender: str, to: str, subject: str, text: str, html: str | None = N
 
 
 def check(raw: bytes, msg: EmailMessage | None = None) -> str | None:
-    """Parse `raw` back (policy default, as a receiver would) and say what we did not write, or
+    """Parse `raw`'s header block back (policy default, as a receiver would; an injected blank line
+    ends it early, so a smuggled body shows as missing headers) and say what we did not write, or
     None. With `msg` (what build() returned) the header names must be exactly its, and From, To,
     Subject, In-Reply-To, References read back the same; without it, only names build() writes."""
     try:
-        back = email.parser.BytesParser(policy=email.policy.default).parsebytes(raw)
+        back = email.parser.BytesParser(policy=email.policy.default).parsebytes(raw, headersonly=True)
         names = [k.lower() for k in back.keys()]
         if msg is not None:
             wrote = [k.lower() for k in msg.keys()]
