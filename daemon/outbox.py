@@ -61,7 +61,9 @@ def deliver(store: Store, transport, sender: str, retry_seconds: list[int], stop
                 store.event("warning", f"outbox: {e}")
                 if "cannot reach" in str(e):
                     # the server is down: don't hammer it with every other row now
-                    store.db.execute("update outbox set next_try = ? where state = 'pending' and id > ?", [_later(delay), ident])
+                    # (rows waiting for a later day's budget keep their later time)
+                    store.db.execute("update outbox set next_try = ? where state = 'pending' and id > ? and "
+                                     "(next_try is null or next_try < ?)", [_later(delay), ident, _later(delay)])
                     break
             else:
                 store.db.execute("update outbox set state = 'failed', last_error = ? where id = ?", [str(e), ident])

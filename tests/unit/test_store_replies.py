@@ -115,6 +115,10 @@ def test_deferred_reply_is_not_sent_before_its_day(store):
         _enqueue(store, v, add(store, v, i + 1), max_per_day=1)
     rows = _rows(store)
     assert [r["day"] for r in rows] == [rec[:10], (today + dt.timedelta(days=1)).date().isoformat()]
+    down = FlakyTransport(1)                                # the server is down: others wait too, but
+    outbox.deliver(store, down, "bureau@x.cn", [60])         # not less than they already had to
+    assert _rows(store)[1]["next_try"] == rows[1]["next_try"]
+    store.db.execute("update outbox set next_try = null where id = 1")
     t = FlakyTransport(0)
     assert outbox.deliver(store, t, "bureau@x.cn", [0])["sent"] == 1 and t.sent == [["s0@school.cn"]]
 
