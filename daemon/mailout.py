@@ -65,7 +65,7 @@ def plain_words(value: str, rounds: int = 5) -> str:
 def _word(m: re.Match) -> str:
     try:
         (data, charset), = decode_header(m.group())
-    except (ValueError, AssertionError, LookupError):
+    except Exception:            # noqa: BLE001 - bad base64, odd parts: the word is dropped
         return " "
     if isinstance(data, str):
         return data
@@ -140,8 +140,10 @@ def check(raw: bytes, msg: EmailMessage | None = None) -> str | None:
         if msg is not None:
             wrote = [k.lower() for k in msg.keys()]
             if sorted(names) != sorted(wrote):
-                extra = sorted(set(names) - set(wrote)) or sorted(set(wrote) - set(names)) or names
-                return f"the reply read back has headers we did not write ({', '.join(extra)[:200]})"
+                extra, lost = sorted(set(names) - set(wrote)), sorted(set(wrote) - set(names))
+                if extra or not lost:
+                    return f"the reply read back has headers we did not write ({', '.join(extra or names)[:200]})"
+                return f"the reply read back lost headers ({', '.join(lost)[:200]}): its header block was cut"
             for h in ("from", "to"):
                 if _addrs(back.get_all(h)) != _addrs(msg.get_all(h)):
                     return f"the reply read back has a different {h.title()} ({str(back[h])[:100]!r})"
