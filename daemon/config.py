@@ -86,7 +86,8 @@ class FilingConfig:
 class RepliesConfig:
     enabled: bool = True
     max_per_sender_per_day: int = 5
-    max_per_day: int = 500              # all senders together
+    max_per_day: int = 500              # all known senders together
+    max_unknown_per_day: int = 50       # one fixed reply per unknown address a day, this many in all
     retry_seconds: list = field(default_factory=lambda: [60, 300, 900, 3600])
     receipts: bool = True               # also answer reports that are fine
     ignore_senders: list = field(default_factory=list)

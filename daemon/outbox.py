@@ -3,14 +3,15 @@
 A row is marked `sending` (committed) before the SMTP conversation and `sent` after it. A crash in
 between leaves `sending`, which the next start turns into `uncertain` and never sends again: a
 school may miss one reply in that rare case, but it never gets two. A server that can't be
-reached puts the row back to `pending` with a growing delay (config `retry_seconds`).
+reached puts the row back to `pending` with a growing delay (config `retry_seconds`). Each mail is
+parsed back before it goes out, and one with a header we never write (an injected Bcc) is `failed`.
 """
 from __future__ import annotations
 
 import datetime as dt
 import logging
 
-from .mailout import SendError
+from .mailout import SendError, check
 from .store import Store, now_iso
 
 log = logging.getLogger("ribao.outbox")
@@ -41,6 +42,13 @@ def deliver(store: Store, transport, sender: str, retry_seconds: list[int], stop
                                    "where id = ? and state = 'pending'", [ident]).rowcount
         if claimed != 1:
             continue        # another deliver() (a job, or `ribao digest --send`) took this row
+        unsafe = check((raw or "").encode("ascii", "replace"))
+        if unsafe:
+            store.db.execute("update outbox set state = 'failed', last_error = ? where id = ?", [unsafe, ident])
+            counts["failed"] += 1
+            log.error("outbox row %s to %s not sent: %s", ident, recipient, unsafe)
+            store.event("error", f"outbox row {ident} not sent: {unsafe}")
+            continue
         try:
             transport.send(raw.encode("ascii", "replace"), sender, [recipient])
         except SendError as e:
@@ -53,7 +61,9 @@ def deliver(store: Store, transport, sender: str, retry_seconds: list[int], stop
                 store.event("warning", f"outbox: {e}")
                 if "cannot reach" in str(e):
                     # the server is down: don't hammer it with every other row now
-                    store.db.execute("update outbox set next_try = ? where state = 'pending' and id > ?", [_later(delay), ident])
+                    # (rows waiting for a later day's budget keep their later time)
+                    store.db.execute("update outbox set next_try = ? where state = 'pending' and id > ? and "
+                                     "(next_try is null or next_try < ?)", [_later(delay), ident, _later(delay)])
                     break
             else:
                 store.db.execute("update outbox set state = 'failed', last_error = ? where id = ?", [str(e), ident])

@@ -1,28 +1,47 @@
-"""Answer a school: decide whether to reply, render the reply, put it in the outbox.
+"""Answer a school: decide whether to reply, to whom, render the reply, put it in the outbox.
 
-Never to auto-replies, bounces, unrelated mail, mailing lists or ourselves; at most N replies
-per sender per day and M in all; and never the same reply twice (a resend with the very same
-defects, or a rejudge that finds nothing new, is recorded as suppressed, not sent).
+Never to auto-replies, bounces, unrelated mail, mailing lists or ourselves, and never the same
+reply twice. A known sender (the From is one of the school's addresses, or staff assigned the
+mail) gets the full reply at its From, or at a Reply-To that is one of the same school's
+addresses; over `max_per_day` or `max_per_sender_per_day` it waits for the next day's budget.
+Anyone else gets at most one fixed reply per address per day, at its From, that quotes nothing
+it sent, from its own budget `max_unknown_per_day`. Every reply is read back before it is queued.
 """
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import json
+import logging
 import re
+from email.utils import getaddresses
 
-from .mailout import build, clean_header, valid_address
+from .mailout import build, check, clean_header, valid_address
 from .model import Verdict
 from .profile import Profile
 from .store import Store, now_iso
 from .templating import render, zh_date, zh_time
 
+log = logging.getLogger("ribao.replies")
+LIVE = "state in ('pending','sending','sent','uncertain')"
+DEFER_DAYS = 14                  # a known sender's reply waits at most this many days for a budget
+STRANGER_SUBJECT = "【已收到】您的来信"
 
-def reply_to_address(verdict: Verdict, msg_headers: dict) -> str:
+
+def is_known(verdict: Verdict) -> bool:
+    """The mail came from one of its school's known addresses, or staff assigned it."""
+    return verdict.school_how in ("sender", "staff")
+
+
+def reply_to_address(verdict: Verdict, msg_headers: dict, roster=None, known: bool = True) -> str:
+    """The From address; a Reply-To only when it is a known address of the same school."""
+    sender = (verdict.sender or "").strip().lower()
+    if not known or roster is None or not verdict.school:
+        return sender
     rt = (msg_headers.get("reply-to") or [""])[0]
-    from email.utils import getaddresses
-    addrs = [a for _, a in getaddresses([rt]) if a]
-    return (addrs[0] if addrs else verdict.sender or "").strip().lower()
+    addrs = [a.strip().lower() for _, a in getaddresses([rt]) if a]
+    school = roster.by_email(addrs[0]) if addrs else None
+    return addrs[0] if school is not None and school.name == verdict.school else sender
 
 
 def why_not(verdict: Verdict, recipient: str, own: set[str], cfg) -> str | None:
@@ -70,39 +89,94 @@ def render_reply(verdict: Verdict, profile: Profile, subject: str) -> tuple[str,
     return subj, text, render("reply.html.j2", **ctx)
 
 
+def render_stranger(profile: Profile) -> tuple[str, str]:
+    """The fixed reply to an unknown address: nothing in it comes from the mail."""
+    return STRANGER_SUBJECT, render("stranger.txt.j2", issuer=profile.issuer or "教育局")
+
+
 def enqueue_reply(store: Store, ident: int, verdict: Verdict, profile: Profile, msg_headers: dict,
-                  *, sender: str, own: set[str], cfg, tz) -> str:
-    """Record what happens to this message's reply: pending, or suppressed with the reason."""
-    recipient = reply_to_address(verdict, msg_headers)
+                  *, sender: str, own: set[str], cfg, tz, roster=None, staff_assigned: bool = False) -> str:
+    """Record what happens to this message's reply: pending, or suppressed with the reason.
+
+    staff_assigned: staff just assigned this (held) mail to a school; its sender gets one reply
+    about the school's day even though it already had the day's reply to an unknown address."""
+    known = staff_assigned or is_known(verdict)
+    recipient = reply_to_address(verdict, msg_headers, roster, known)
     # limits count per day of arrival: a backlog after an outage is not one flood
     day = (verdict.received or dt.datetime.now(tz).isoformat())[:10]
-    key = content_key(verdict, recipient)
+    key = content_key(verdict, recipient) if known else stranger_key(recipient, day)
     if store.db.execute("select 1 from outbox where message = ? and kind = 'reply' and dedupe_key in (?, ?)",
                         [ident, key, f"skip:{key}:{ident}"]).fetchone():
         return "already queued"          # a restart, or a rejudge that changed nothing
+    if staff_assigned and store.db.execute(f"select 1 from outbox where message = ? and kind = 'reply' and "
+                                           f"dedupe_key like 'reply:%' and {LIVE}", [ident]).fetchone():
+        return "already queued"          # the one reply after an assignment went out already
     reason = why_not(verdict, recipient, own, cfg)
+    when = day
     if reason is None and store.db.execute("select 1 from outbox where dedupe_key = ?", [key]).fetchone():
-        reason = "the same reply was already sent to this address"
-    if reason is None:
-        live = "state in ('pending','sending','sent','uncertain')"
-        sent_today = store.db.execute(f"select count(*) from outbox where recipient = ? and day = ? and {live}",
-                                      [recipient, day]).fetchone()[0]
-        all_today = store.db.execute(f"select count(*) from outbox where day = ? and {live}", [day]).fetchone()[0]
-        if sent_today >= cfg.max_per_sender_per_day:
-            reason = f"limit of {cfg.max_per_sender_per_day} replies per sender per day reached"
-        elif all_today >= cfg.max_per_day:
-            reason = f"limit of {cfg.max_per_day} replies per day reached"
+        reason = ("the same reply was already sent to this address" if known else
+                  "an unknown address gets one reply a day, and this one had it")
+    if reason is None and known:
+        when, reason = _known_day(store, recipient, day, cfg)
+    elif reason is None:
+        n = store.db.execute(f"select count(*) from outbox where day = ? and dedupe_key like 'stranger:%' and {LIVE}",
+                             [day]).fetchone()[0]
+        if n >= cfg.max_unknown_per_day:
+            reason = f"limit of {cfg.max_unknown_per_day} replies per day to unknown addresses reached"
     if reason is not None:
-        store.db["outbox"].insert({"message": ident, "kind": "reply", "dedupe_key": f"skip:{key}:{ident}",
-                                   "recipient": recipient, "subject": "", "raw": None, "state": "suppressed",
-                                   "reason": reason, "created_at": now_iso(), "day": day}, ignore=True)
+        _record(store, ident, key, recipient, day, "suppressed", reason)
         return f"suppressed: {reason}"
-    subject, text, html = render_reply(verdict, profile, verdict.subject)
-    refs = (msg_headers.get("references") or [""])[0]
-    mid = verdict.message_id if verdict.message_id.startswith("<") else None
-    msg = build(sender=sender, to=recipient, subject=subject, text=text, html=html, in_reply_to=mid, references=refs)
+    if known:
+        subject, text, html = render_reply(verdict, profile, verdict.subject)
+        mid = verdict.message_id
+        msg = build(sender=sender, to=recipient, subject=subject, text=text, html=html, in_reply_to=mid,
+                    references=(msg_headers.get("references") or [""])[0])
+    else:                               # nothing of theirs: no subject, no names, no thread
+        subject, text = render_stranger(profile)
+        msg = build(sender=sender, to=recipient, subject=subject, text=text)
+    raw = msg.as_bytes()
+    unsafe = check(raw, msg)
+    if unsafe:
+        log.error("message %s: reply to %s refused: %s", ident, recipient, unsafe)
+        store.event("error", f"message {ident}: reply refused: {unsafe}")
+        _record(store, ident, key, recipient, day, "failed", f"refused: {unsafe}")
+        return f"failed: refused: {unsafe}"
+    next_try = now_iso() if when == day else _midnight(when, tz)
     store.db["outbox"].insert({"message": ident, "kind": "reply", "dedupe_key": key, "recipient": recipient,
-                               "subject": subject, "raw": msg.as_bytes().decode("ascii", "replace"),
-                               "state": "pending", "created_at": now_iso(), "next_try": now_iso(), "day": day},
+                               "subject": clean_header(subject), "raw": raw.decode("ascii", "replace"),
+                               "state": "pending", "created_at": now_iso(), "next_try": next_try, "day": when},
                               ignore=True)
-    return "queued"
+    return "queued" if when == day else f"queued for {when}: the day's reply limit was reached"
+
+
+def stranger_key(recipient: str, day: str) -> str:
+    """One key per unknown address and day: the unique index makes it one reply, whatever races."""
+    return "stranger:" + hashlib.sha256(f"{recipient}\n{day}".encode()).hexdigest()[:32]
+
+
+def _known_day(store: Store, recipient: str, day: str, cfg) -> tuple[str, str | None]:
+    """The first day from `day` on with budget left for a reply to a known address."""
+    d = dt.date.fromisoformat(day)
+    for _ in range(DEFER_DAYS):
+        iso = d.isoformat()
+        mine = store.db.execute(f"select count(*) from outbox where recipient = ? and day = ? and {LIVE}",
+                                [recipient, iso]).fetchone()[0]
+        known = store.db.execute(f"select count(*) from outbox where day = ? and dedupe_key like 'reply:%' and {LIVE}",
+                                 [iso]).fetchone()[0]
+        if mine < cfg.max_per_sender_per_day and known < cfg.max_per_day:
+            return iso, None
+        d += dt.timedelta(days=1)
+    return day, f"reply limits (max_per_day {cfg.max_per_day}, max_per_sender_per_day " \
+                f"{cfg.max_per_sender_per_day}) reached for the next {DEFER_DAYS} days"
+
+
+def _midnight(day: str, tz) -> str:
+    """The start of `day` in the profile's timezone, written as now_iso() writes (string-comparable)."""
+    start = dt.datetime.combine(dt.date.fromisoformat(day), dt.time(), tzinfo=tz)
+    return start.astimezone(dt.timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+def _record(store: Store, ident: int, key: str, recipient: str, day: str, state: str, reason: str) -> None:
+    store.db["outbox"].insert({"message": ident, "kind": "reply", "dedupe_key": f"skip:{key}:{ident}",
+                               "recipient": recipient, "subject": "", "raw": None, "state": state,
+                               "reason": reason, "created_at": now_iso(), "day": day}, ignore=True)

@@ -216,7 +216,8 @@ class Service:
     def _queue_reply(self, ident: int, verdict, headers: dict) -> None:
         sender = self.cfg.smtp.sender
         outcome = replies.enqueue_reply(self.store, ident, verdict, self.profile, headers, sender=sender,
-                                        own=self.own, cfg=self.cfg.replies, tz=self.profile.tz)
+                                        own=self.own, cfg=self.cfg.replies, tz=self.profile.tz,
+                                        roster=self.roster)
         log.info("message %s: %s %s %s → reply %s", ident, verdict.kind, verdict.school or "-",
                  "ok" if verdict.ok else ",".join(sorted({d.code for d in verdict.defects})), outcome)
 

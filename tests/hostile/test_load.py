@@ -51,7 +51,7 @@ def test_5000_messages_from_200_schools_in_a_bounded_footprint(tmp_path, dovecot
         states = dict(db.execute("select state, count(*) from messages group by state"))
         sent = db.execute("select count(*) from outbox where state = 'sent'").fetchone()[0]
     assert (n, distinct, schools) == (5000, 5000, SCHOOLS), states
-    assert sent == 500                             # [replies] max_per_day: the rest recorded as suppressed
+    assert sent == 500                             # [replies] max_per_day: the rest wait for the next days
     assert second["maxrss_mb"] < first["maxrss_mb"] + 25, (first["maxrss_mb"], second["maxrss_mb"])
     assert second["maxrss_mb"] < 200
     print(f"\n5,000 messages / {SCHOOLS} schools: peak RSS {first['maxrss_mb']:.0f} MB for the first 500, "

@@ -1,13 +1,16 @@
 """Store, replies and outbox: superseding, reply de-duplication and limits, at-most-once sending."""
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 import stat
+import uuid
 from types import SimpleNamespace
 
 import pytest
 
-from daemon import outbox, profile, replies
+from daemon import outbox, profile, replies, roster
 from daemon.config import RepliesConfig
 from daemon.mailout import SendError, build, clean_header
 from daemon.model import Defect, Verdict
@@ -18,11 +21,11 @@ TZ = ZoneInfo("Asia/Shanghai")
 PROF = profile.load("xiamen-2023")
 
 
-def verdict(school="甲校", day="2023-05-15", received="2023-05-16T09:00:00+08:00", defects=(), sender="a@school.cn", mid=None,
-            how="sender"):
+def verdict(school="甲校", day="2023-05-15", received="2023-05-16T09:00:00+08:00", defects=(), sender="a@school.cn",
+            mid=None, how="sender", subject="一日一报"):
     return Verdict(kind="report", school=school, report_date=day, late=False, defects=list(defects),
                    materials={"text_chars": 900, "photos": 1, "videos": 0}, deliverables=["daily"],
-                   message_id=mid or f"<{received}{school}@x>", sender=sender, subject="一日一报", received=received,
+                   message_id=mid or f"<{re.sub(r'[^0-9]', '', received)}.{uuid.uuid4().hex[:6]}@x>", sender=sender, subject=subject, received=received,
                    school_how=how, recurring="daily")
 
 
@@ -80,12 +83,105 @@ def test_same_reply_is_never_queued_twice(store):
     assert _enqueue(store, verdict(received="2023-05-16T09:20:00+08:00"), fixed) == "queued"
 
 
-def test_limits_per_sender(store):
+def _rows(store, *where):
+    sql = "select recipient, state, day, next_try, reason, dedupe_key, raw from outbox"
+    return [dict(zip(("recipient", "state", "day", "next_try", "reason", "key", "raw"), r))
+            for r in store.db.execute(sql + (f" where {where[0]}" if where else "") + " order by id", where[1:])]
+
+
+def test_over_the_sender_limit_a_known_reply_waits_for_the_next_day(store):
+    out = []
+    for i in range(5):
+        v = verdict(day=f"2023-05-1{i}", received=f"2023-05-16T0{i}:00:00+08:00")
+        out.append(_enqueue(store, v, add(store, v, i + 1), max_per_sender_per_day=2))
+    assert out[:2] == ["queued", "queued"]
+    assert out[2:] == ["queued for 2023-05-17: the day's reply limit was reached"] * 2 + \
+        ["queued for 2023-05-18: the day's reply limit was reached"]
+    later = _rows(store, "day != '2023-05-16'")
+    assert [r["state"] for r in later] == ["pending"] * 3
+    # due at the local (Asia/Shanghai) midnight that starts its day, not before
+    due = dt.datetime.fromisoformat(later[0]["next_try"])
+    assert due == dt.datetime(2023, 5, 17, tzinfo=TZ)
+    t = FlakyTransport(0)
+    outbox.deliver(store, t, "bureau@x.cn", [0])          # now is long after 2023: all due
+    assert len(t.sent) == 5
+
+
+def test_deferred_reply_is_not_sent_before_its_day(store):
+    today = dt.datetime.now(TZ)
+    rec = today.replace(microsecond=0).isoformat()
+    for i in range(2):
+        v = verdict(received=rec, school=f"校{i}", sender=f"s{i}@school.cn")
+        _enqueue(store, v, add(store, v, i + 1), max_per_day=1)
+    rows = _rows(store)
+    assert [r["day"] for r in rows] == [rec[:10], (today + dt.timedelta(days=1)).date().isoformat()]
+    down = FlakyTransport(1)                                # the server is down: others wait too, but
+    outbox.deliver(store, down, "bureau@x.cn", [60])         # not less than they already had to
+    assert _rows(store)[1]["next_try"] == rows[1]["next_try"]
+    store.db.execute("update outbox set next_try = null where id = 1")
+    t = FlakyTransport(0)
+    assert outbox.deliver(store, t, "bureau@x.cn", [0])["sent"] == 1 and t.sent == [["s0@school.cn"]]
+
+
+def test_max_per_day_counts_known_addresses_only(store):
+    for i in range(3):                                      # three strangers first
+        v = verdict(sender=f"x{i}@stranger.example", how="", school=None)
+        assert _enqueue(store, v, add(store, v, i + 1), max_per_day=2) == "queued"
+    for i in range(2):
+        v = verdict(sender=f"s{i}@school.cn", school=f"校{i}", received=f"2023-05-16T1{i}:00:00+08:00")
+        assert _enqueue(store, v, add(store, v, 10 + i), max_per_day=2) == "queued"
+
+
+def test_an_unknown_address_gets_one_plain_reply_a_day_from_its_own_budget(store):
+    rt = {"reply-to": ["victim@elsewhere.example"]}
     out = []
     for i in range(4):
-        v = verdict(day=f"2023-05-1{4 + i}", received=f"2023-05-16T0{i}:00:00+08:00")
-        out.append(_enqueue(store, v, add(store, v, i + 1), max_per_sender_per_day=2))
-    assert out[:2] == ["queued", "queued"] and all(o.startswith("suppressed: limit") for o in out[2:])
+        v = verdict(sender=f"x{i % 3}@stranger.example", how="subject", subject=f"一日一报 {i} 附件恶意.exe",
+                    received=f"2023-05-16T0{i}:00:00+08:00")
+        out.append(replies.enqueue_reply(store, add(store, v, i + 1), v, PROF, rt, sender="bureau@x.cn",
+                                         own={"bureau@x.cn"}, cfg=RepliesConfig(max_unknown_per_day=2), tz=TZ))
+    assert out[:2] == ["queued", "queued"]
+    assert out[2] == "suppressed: limit of 2 replies per day to unknown addresses reached"
+    assert out[3] == "suppressed: an unknown address gets one reply a day, and this one had it"     # x0 again
+    sent = _rows(store, "state = 'pending'")
+    assert [r["recipient"] for r in sent] == ["x0@stranger.example", "x1@stranger.example"]
+    import email
+    for r in sent:
+        m = email.message_from_string(r["raw"], policy=email.policy.default)
+        body = m.get_content()
+        assert str(m["Subject"]) == "【已收到】您的来信" and m["In-Reply-To"] is None
+        assert "一日一报" not in body and "恶意" not in body and "甲校" not in body and "登记" in body
+    # the next day the same address may be answered again
+    v = verdict(sender="x0@stranger.example", how="", received="2023-05-17T08:00:00+08:00")
+    assert _enqueue(store, v, add(store, v, 9), max_unknown_per_day=2) == "queued"
+
+
+def test_reply_to_only_when_it_is_the_same_schools_address(store):
+    ros = roster.parse("school,aliases,emails\n甲校,,a@school.cn;office@school.cn\n乙校,,b@other.cn\n")
+    cases = [("sender", "office@school.cn", "office@school.cn"), ("sender", "b@other.cn", "a@school.cn"),
+             ("sender", "evil@x.example", "a@school.cn"), ("subject", "office@school.cn", "a@school.cn")]
+    for i, (how, rt, want) in enumerate(cases):
+        v = verdict(how=how, received=f"2023-05-16T0{i}:00:00+08:00")
+        replies.enqueue_reply(store, add(store, v, i + 1), v, PROF, {"reply-to": [rt]}, sender="bureau@x.cn",
+                              own=set(), cfg=RepliesConfig(), tz=TZ, roster=ros)
+        assert _rows(store)[-1]["recipient"] == want, (how, rt)
+
+
+def test_staff_assigned_mail_gets_one_further_reply(store):
+    v = verdict(sender="new@school.cn", how="body")
+    ident = add(store, v, 1)
+    assert _enqueue(store, v, ident) == "queued"                        # the plain reply to a stranger
+    v2 = verdict(sender="new@school.cn", how="body", received=v.received)
+    v2.message_id = v.message_id
+    assert _enqueue(store, v2, ident) == "already queued"
+    call = dict(sender="bureau@x.cn", own=set(), cfg=RepliesConfig(), tz=TZ, staff_assigned=True)
+    assert replies.enqueue_reply(store, ident, v2, PROF, {}, **call) == "queued"
+    assert replies.enqueue_reply(store, ident, v2, PROF, {}, **call) == "already queued"
+    rows = _rows(store, "state = 'pending'")
+    assert [r["key"].split(":")[0] for r in rows] == ["stranger", "reply"]
+    import email
+    body = email.message_from_string(rows[1]["raw"], policy=email.policy.default).get_body(("plain",)).get_content()
+    assert body.startswith("甲校：您好")
 
 
 def test_no_reply_to_ourselves_or_bad_addresses(store):
