@@ -404,7 +404,7 @@ def mark_processed(cfg_path: Path, uidvalidity: int, uids: list[int]) -> None:
     """What `ribao run --once` would have left after taking every message: a done row and a sent reply
     each, and the folder's last UID. Written directly: judging 20,000 messages one fork each takes too long."""
     from daemon import config as configs
-    from daemon.store import Store, now_iso
+    from daemon.store.db import Store, now_iso
     cfg = configs.load(cfg_path)
     store = Store(cfg.storage.path)
     now = now_iso()
@@ -429,7 +429,7 @@ def mark_processed(cfg_path: Path, uidvalidity: int, uids: list[int]) -> None:
 def idle_poll(cfg_path: Path, polls: int = 7) -> dict:
     from daemon import config as configs
     from daemon import profile as profiles
-    from daemon import roster as rosters
+    from daemon.judging import roster as rosters
     from daemon.service import Service
     cfg = configs.load(cfg_path)
     svc = Service(cfg, profiles.load(cfg.rules.profile), rosters.load(cfg.rules.roster))
@@ -473,7 +473,7 @@ def digest_bench(root: Path, schools: int = 2000, photo_kind: str = "small") -> 
     codes = ["photo.too_small", "photo.no_caption", "photo.too_narrow", "text.missing", "video.below_recommended"]
     status = {"missing": 0, "late": 0, "defects": 0, "on_time": 0}
     b.store.db.conn.execute("PRAGMA synchronous=OFF")
-    # The daemon makes each photo's thumbnail when it judges the photo (daemon/isolate.py), so the
+    # The daemon makes each photo's thumbnail when it judges the photo (daemon/judging/isolate.py), so the
     # digest only reads cached thumbnails. Make one here, time it, and lay a copy under each hash.
     from daemon.reports.thumbs import cache_path, thumbnail
     tt = time.perf_counter()
@@ -535,8 +535,8 @@ def profile_judge(raw_path: Path, cfg_path: Path, work: Path) -> str:
     """judge_file on one message in-process (what the forked child does), under cProfile."""
     from daemon import config as configs
     from daemon import profile as profiles
-    from daemon import roster as rosters
-    from daemon.judge import judge_file
+    from daemon.judging import roster as rosters
+    from daemon.judging.judge import judge_file
     cfg = configs.load(cfg_path)
     prof, ros = profiles.load(cfg.rules.profile), rosters.load(cfg.rules.roster)
     wd = work / "profile-judge"
@@ -555,7 +555,7 @@ def profile_parent(dovecot: Dovecot, smtp: SmtpServer, roster: str, work: Path) 
     their share shows as the parent's wait in _judge_isolated)."""
     from daemon import config as configs
     from daemon import profile as profiles
-    from daemon import roster as rosters
+    from daemon.judging import roster as rosters
     from daemon.service import Service
     cfg_path = write_config(work / "profile-parent", dovecot=dovecot, smtp=smtp)
     (cfg_path.parent / "roster.csv").write_text(roster, encoding="utf-8")

@@ -19,7 +19,7 @@ from email.mime.text import MIMEText
 from email.utils import format_datetime
 from pathlib import Path
 
-from .resources import data_dir
+from daemon.resources import data_dir
 
 DEMO_DIR = data_dir("demo")
 
@@ -101,7 +101,7 @@ def _mail(*, school, addr, subject, body, files=(), when, extra=None) -> bytes:
 
 def seed(out: Path) -> dict:
     """Write config.toml, roster.csv and a Maildir with the week's mail under `out`."""
-    from . import profile as profiles
+    from daemon import profile as profiles
     settings = _settings()
     prof = profiles.load(settings["profile"])
     tz = prof.tz

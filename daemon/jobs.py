@@ -11,8 +11,8 @@ import datetime as dt
 import logging
 import threading
 
-from .reports.day import last_due_day
-from .store import Store
+from daemon.reports.day import last_due_day
+from daemon.store.db import Store
 
 log = logging.getLogger("ribao.jobs")
 _lock = threading.Lock()        # one reports job at a time
@@ -36,7 +36,7 @@ def _run(name: str, cfg, service, fn) -> None:
             if n:
                 log.info("%s: %s mail queued", name, n)
                 # on this thread's own connection: the poll job may be mid-transaction on the service's
-                from .outbox import deliver
+                from daemon.outgoing.outbox import deliver
                 deliver(store, service.transport, cfg.smtp.sender, cfg.replies.retry_seconds)
         except Exception as e:          # noqa: BLE001 - a report job must never stop the service
             log.exception("%s failed: %s", name, e)
@@ -51,7 +51,7 @@ def _run(name: str, cfg, service, fn) -> None:
 
 def digest_job(cfg, profile, service, now: dt.datetime | None = None) -> None:
     """The digest for the week day whose deadline passed within the last day."""
-    from .reports.digest import enqueue_digest
+    from daemon.reports.digest import enqueue_digest
 
     def body(store):
         t = now or dt.datetime.now(profile.tz)
@@ -63,7 +63,7 @@ def digest_job(cfg, profile, service, now: dt.datetime | None = None) -> None:
 
 
 def reminder_job(cfg, profile, service, now: dt.datetime | None = None) -> None:
-    from .reports.reminders import enqueue_reminders
+    from daemon.reports.reminders import enqueue_reminders
 
     def body(store):
         return len(enqueue_reminders(cfg, profile, service.roster, store, now)["queued"])
@@ -72,7 +72,7 @@ def reminder_job(cfg, profile, service, now: dt.datetime | None = None) -> None:
 
 def summary_job(cfg, profile, service, now: dt.datetime | None = None) -> None:
     """The week's workbook once the last daily deadline has passed (within two weeks of it)."""
-    from .reports.workbook import enqueue_summary
+    from daemon.reports.workbook import enqueue_summary
 
     def body(store):
         t = now or dt.datetime.now(profile.tz)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from .resources import data_dir
+from daemon.resources import data_dir
 
 RULES_DIR = data_dir("rules")
 REQUIREMENTS = {"text", "document", "table", "materials"}

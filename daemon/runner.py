@@ -14,10 +14,10 @@ import time
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from . import systemd
-from .config import Config
-from .mailbox import MailboxError, open_source
-from .service import Service
+from daemon import systemd
+from daemon.config import Config
+from daemon.intake import MailboxError, open_source
+from daemon.service import Service
 
 log = logging.getLogger("ribao")
 
@@ -77,7 +77,7 @@ class Runner:
         if wd:
             self.scheduler.add_job(self.watchdog, "interval", seconds=max(1.0, wd), id="watchdog")
         try:
-            from . import jobs
+            from daemon import jobs
         except ImportError:
             return
         jobs.add_jobs(self.scheduler, self.cfg, self.profile, self.service)

@@ -18,15 +18,16 @@ import sqlite3
 import time
 from pathlib import Path
 
-from . import filing, outbox, replies
-from .config import Config
-from .isolate import Judging, is_full as _is_full
-from .mailbox import Fetched, MailboxError, open_source
-from .mailout import transport as make_transport
-from .profile import Profile
-from .roster import Roster
-from .store import Store, now_iso
-from .hashing import sha256_file as _sha256
+from daemon.config import Config
+from daemon.intake import Fetched, MailboxError, filing, open_source
+from daemon.judging.isolate import Judging
+from daemon.judging.isolate import is_full as _is_full
+from daemon.judging.roster import Roster
+from daemon.outgoing import outbox, replies
+from daemon.outgoing.mailout import transport as make_transport
+from daemon.profile import Profile
+from daemon.store.db import Store, now_iso
+from daemon.store.hashing import sha256_file as _sha256
 
 log = logging.getLogger("ribao")
 SPOOL_STALE_SECONDS = 3600
@@ -277,8 +278,9 @@ def _warm_imports() -> None:
     """Import what judging imports lazily, once, here: each forked child inherits it instead of
     importing it again (that cost ~30 ms a message, six times the judging of a plain report)."""
     import email.parser  # noqa: F401
-    from .checks import chain
-    from .inspect import _registry
+
+    from daemon.judging.checks import chain
+    from daemon.judging.inspect import _registry
     chain()
     _registry()
 

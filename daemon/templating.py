@@ -7,7 +7,7 @@ from pathlib import Path
 
 import jinja2
 
-from .resources import data_dir
+from daemon.resources import data_dir
 
 TEMPLATES = data_dir("templates")
 

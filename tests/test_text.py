@@ -1,10 +1,10 @@
 """字数, quotes, default file names, cloud links: the small pure functions."""
 import pytest
 
-from daemon.links import find_links
-from daemon.names import caption_from_name, caption_in_text
-from daemon.quoting import strip_quoted
-from daemon.textcount import count_chars
+from daemon.judging.links import find_links
+from daemon.judging.names import caption_from_name, caption_in_text
+from daemon.judging.quoting import strip_quoted
+from daemon.judging.textcount import count_chars
 
 
 @pytest.mark.parametrize("text, n", [("", 0), ("技能", 2), ("技能，让生活更美好！", 10), ("WPS Office", 2),

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from daemon import schema
-from daemon.store import Store
+from daemon.store import schema
+from daemon.store.db import Store
 from tests.builders.config import write_config
 from tests.builders.mail import build_mail, report_text
-from tests.builders.maildir import new_maildir, drop
+from tests.builders.maildir import drop, new_maildir
 from tests.daemon.conftest import ribao
 
 FIXTURE = Path(__file__).parent / "fixtures" / "c30e0cd-demo.sql.gz"

@@ -11,8 +11,8 @@ from pathlib import Path
 def demo_reports(cfg, prof, ros, store):
     """`ribao demo`: the digest of the demo week's last reported day and the week's workbook,
     written under reports/ beside the storage folder; yields (label, path)."""
-    from .digest import build_digest
-    from .workbook import write_workbook
+    from daemon.reports.digest import build_digest
+    from daemon.reports.workbook import write_workbook
     out = Path(cfg.storage.path).parent / "reports"
     out.mkdir(parents=True, exist_ok=True)
     days = [r[0] for r in store.db.execute(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from .day import ACCEPTED, LATE, ON_TIME
+from daemon.reports.day import ACCEPTED, LATE, ON_TIME
 
 COLOURS = {ON_TIME: (46, 125, 50), LATE: (239, 108, 0), ACCEPTED: (21, 101, 192)}
 LABELS_ZH = {ON_TIME: "按时", LATE: "逾期", ACCEPTED: "人工认可"}

@@ -12,11 +12,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..model import KNOWN_HOW
-from ..profile import Profile
-from ..roster import Roster
-from ..store import Store
-from .combine import Combined, Mail, combine
+from daemon.judging.roster import Roster
+from daemon.model import KNOWN_HOW
+from daemon.profile import Profile
+from daemon.reports.combine import Combined, Mail, combine
+from daemon.store.db import Store
 
 ON_TIME, LATE, MISSING, ACCEPTED, NOT_DUE = "on_time", "late", "missing", "accepted", "not_due"
 STATUS_ZH = {ON_TIME: "按时报送", LATE: "逾期报送", MISSING: "未报送", ACCEPTED: "人工认可", NOT_DUE: "未到截止"}

@@ -12,15 +12,16 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-from .. import outbox
-from ..mailout import build, transport as make_transport, valid_address
-from ..profile import Profile
-from ..roster import Roster
-from ..store import Store, now_iso
-from ..templating import render, zh_date, zh_time
-from . import chart
-from .day import ACCEPTED, LATE, MISSING, NOT_DUE, ON_TIME, Day, day_status, due_text, week_counts
-from .thumbs import Thumbs
+from daemon.judging.roster import Roster
+from daemon.outgoing import outbox
+from daemon.outgoing.mailout import build, valid_address
+from daemon.outgoing.mailout import transport as make_transport
+from daemon.profile import Profile
+from daemon.reports import chart
+from daemon.reports.day import ACCEPTED, LATE, MISSING, NOT_DUE, ON_TIME, Day, day_status, due_text, week_counts
+from daemon.reports.thumbs import Thumbs
+from daemon.store.db import Store, now_iso
+from daemon.templating import render, zh_date, zh_time
 
 _WS = re.compile(r"[\s\x00-\x1f\x7f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]+")
 STATUS_COLOUR = {ON_TIME: "#2e7d32", LATE: "#ef6c00", MISSING: "#c62828", ACCEPTED: "#1565c0", NOT_DUE: "#757575"}

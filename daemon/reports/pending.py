@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ..profile import Profile
-from ..roster import Roster
-from ..store import Store
-from .day import daily_reported, due_text, last_due_day, last_seen, sent_deliverable, upcoming_day
+from daemon.judging.roster import Roster
+from daemon.profile import Profile
+from daemon.reports.day import daily_reported, due_text, last_due_day, last_seen, sent_deliverable, upcoming_day
+from daemon.store.db import Store
 
 
 class PendingError(ValueError):

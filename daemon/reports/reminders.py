@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ..mailout import build, valid_address
-from ..profile import Profile
-from ..roster import Roster, School
-from ..store import Store
-from ..templating import render, zh_date, zh_time
-from .day import daily_reported, due_text, held_waiting, sent_deliverable, upcoming_day
-from .digest import queue, short
+from daemon.judging.roster import Roster, School
+from daemon.outgoing.mailout import build, valid_address
+from daemon.profile import Profile
+from daemon.reports.day import daily_reported, due_text, held_waiting, sent_deliverable, upcoming_day
+from daemon.reports.digest import queue, short
+from daemon.store.db import Store
+from daemon.templating import render, zh_date, zh_time
 
 
 def school_address(school: School, store: Store) -> str | None:

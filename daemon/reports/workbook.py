@@ -19,12 +19,12 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
-from ..profile import Profile
-from ..roster import Roster
-from ..store import Store
-from ..templating import zh_date, zh_time
-from .day import ACCEPTED, LATE, MISSING, NOT_DUE, ON_TIME, Day, day_status, due_text
-from .digest import short
+from daemon.judging.roster import Roster
+from daemon.profile import Profile
+from daemon.reports.day import ACCEPTED, LATE, MISSING, NOT_DUE, ON_TIME, Day, day_status, due_text
+from daemon.reports.digest import short
+from daemon.store.db import Store
+from daemon.templating import zh_date, zh_time
 
 HEAD_FILL = PatternFill("solid", fgColor="37474F")
 HEAD_FONT = Font(bold=True, color="FFFFFF")
@@ -294,8 +294,8 @@ def summary_body(profile: Profile, figures: dict, now: dt.datetime) -> tuple[str
 
 def enqueue_summary(cfg, profile: Profile, roster: Roster, store: Store, now: dt.datetime | None = None) -> int:
     """Queue the week's summary (figures in the body, the workbook attached) to [digest] recipients, once."""
-    from ..mailout import build
-    from .digest import keys_for, queue, recipients
+    from daemon.outgoing.mailout import build
+    from daemon.reports.digest import keys_for, queue, recipients
     now = now or dt.datetime.now(profile.tz)
     rs = recipients(cfg)
     keys = keys_for(f"summary:{profile.id}:{profile.week_start.isoformat()}", rs)

@@ -17,7 +17,7 @@ from pathlib import Path
 from PIL import Image
 
 from daemon import profile as profiles
-from daemon.inspect import Context, Limits
+from daemon.judging.inspect import Context, Limits
 from daemon.model import Attachment
 
 # ---------------------------------------------------------------- attachments and contexts

@@ -17,9 +17,9 @@ from pathlib import Path
 from PIL import Image
 
 from daemon import profile as profiles
+from daemon.judging.roster import Roster, School
 from daemon.model import ERROR, WARNING, Defect, Material, Verdict
-from daemon.roster import Roster, School
-from daemon.store import Store
+from daemon.store.db import Store
 
 TEXTS = {
     "text.missing": (ERROR, "邮件中没有找到文字稿件，请补充活动概况和特色工作的文字介绍（800-1500字）。"),

@@ -11,7 +11,7 @@ import pytest
 
 from daemon import config as configs
 from daemon import profile as profiles
-from daemon import roster as rosters
+from daemon.judging import roster as rosters
 from daemon.service import Service
 from tests.builders.config import write_config
 

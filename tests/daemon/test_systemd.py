@@ -51,8 +51,9 @@ def test_watchdog_stops_pinging_a_wedged_poll(tmp_path, monkeypatch):
     """A poll stuck longer than judging may take gets no ping (systemd restarts it); an idle one does."""
     import time as _time
 
+    from daemon import config, profile
     from daemon import runner as runner_mod
-    from daemon import config, profile, roster
+    from daemon.judging import roster
     from tests.builders.config import write_config
     md = tmp_path / "md"
     for sub in ("cur", "new", "tmp"):

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.mailout import build
+from daemon.outgoing.mailout import build
 from tests.builders.config import write_config
 from tests.builders.mail import TZ, build_mail, report_text
 from tests.builders.media import make_jpeg
@@ -201,8 +201,8 @@ def test_addresses_we_cannot_send_to_are_not_tried(cfg, dovecot, smtp_server):
 ])
 def test_what_counts_as_an_auto_reply(tmp_path, subject, headers, kind):
     from daemon import profile as profiles
-    from daemon import roster as rosters
-    from daemon.judge import judge_file
+    from daemon.judging import roster as rosters
+    from daemon.judging.judge import judge_file
     from tests.judge.conftest import ROSTER
     (tmp_path / "roster.csv").write_text(ROSTER, encoding="utf-8")
     (tmp_path / "m.eml").write_bytes(build_mail(subject=subject, sender="jmzx@163.com", headers=headers,

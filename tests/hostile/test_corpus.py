@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 from daemon import profile as profiles
-from daemon import roster as rosters
-from daemon.judge import judge_file
+from daemon.judging import roster as rosters
+from daemon.judging.judge import judge_file
 from daemon.model import Verdict
 from tests.builders.config import write_config
 from tests.builders.mail import TZ, build_mail, report_text
@@ -109,7 +109,7 @@ def test_daemon_files_every_hostile_mail_and_still_answers_the_good_ones(corpus,
 
 def test_a_judge_that_hangs_or_dies_quarantines_only_that_message(tmp_path, dovecot, smtp_server, monkeypatch):
     """The inspector is patched in this process; the Service's forked child inherits the patch."""
-    from daemon.inspect import photo
+    from daemon.judging.inspect import photo
     from tests.builders.media import make_jpeg
     real = photo.inspect
 
@@ -146,7 +146,7 @@ def test_a_judge_that_hangs_or_dies_quarantines_only_that_message(tmp_path, dove
 
 
 def test_a_hanging_ffprobe_is_killed_at_its_time_limit(tmp_path, monkeypatch):
-    from daemon.inspect import Limits
+    from daemon.judging.inspect import Limits
     from tests.builders.media import make_video
     video = make_video(tmp_path / "v.mp4", width=1280, height=720, seconds=1).read_bytes()
     fake = tmp_path / "bin" / "ffprobe"

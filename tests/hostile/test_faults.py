@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.inspect import archive
+from daemon.judging.inspect import archive
 from tests.builders.config import write_config
 from tests.builders.files import make_zip
 from tests.builders.mail import build_mail, report_text

@@ -21,11 +21,11 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from daemon import parse
 from daemon import profile as profiles
-from daemon import roster as rosters
-from daemon.inspect import archive
-from daemon.judge import find_deliverables, judge_file
+from daemon.judging import parse
+from daemon.judging import roster as rosters
+from daemon.judging.inspect import archive
+from daemon.judging.judge import find_deliverables, judge_file
 from tests.builders.mail import TZ, build_mail, report_text
 from tests.builders.media import attachment, context
 from tests.judge.conftest import ROSTER

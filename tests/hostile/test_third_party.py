@@ -16,8 +16,8 @@ import traceback
 from pathlib import Path
 
 from daemon import profile as profiles
-from daemon import roster as rosters
-from daemon.judge import judge_file
+from daemon.judging import roster as rosters
+from daemon.judging.judge import judge_file
 from tests.builders.mail import TZ
 
 ROOT = Path(__file__).resolve().parents[2]

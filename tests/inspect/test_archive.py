@@ -13,11 +13,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from daemon.inspect import archive
-from daemon.inspect.archive import Budget, Refused, Sink
-from daemon.inspect.sniff import sniff
-from tests.builders.files import (make_7z, make_rar, make_zip, make_zip_bomb, make_zip_slip,
-                                  make_zip_with_declared_size, nest_zips)
+from daemon.judging.inspect import archive
+from daemon.judging.inspect.archive import Budget, Refused, Sink
+from daemon.judging.inspect.sniff import sniff
+from tests.builders.files import (
+    make_7z,
+    make_rar,
+    make_zip,
+    make_zip_bomb,
+    make_zip_slip,
+    make_zip_with_declared_size,
+    nest_zips,
+)
 from tests.builders.media import attachment, context
 
 COMMON = ("的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产"

@@ -10,13 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daemon.inspect import document
-from daemon.inspect.charset import decode_text, read_text_file
-from daemon.inspect.document import Unreadable, extract_text, rtf_to_text
-from daemon.inspect.sniff import sniff
-from daemon.textcount import count_chars
-from tests.builders.files import (make_doc, make_docx, make_odt, make_pdf, make_rtf, make_wps,
-                                  rewrite_zip_member)
+from daemon.judging.inspect import document
+from daemon.judging.inspect.charset import decode_text, read_text_file
+from daemon.judging.inspect.document import Unreadable, extract_text, rtf_to_text
+from daemon.judging.inspect.sniff import sniff
+from daemon.judging.textcount import count_chars
+from tests.builders.files import make_doc, make_docx, make_odt, make_pdf, make_rtf, make_wps, rewrite_zip_member
 from tests.builders.media import attachment, context, make_jpeg
 
 REPORT = ["濮阳市第一中学职业教育活动周日报", "今天上午，我校举行了开幕式，2024年5月1日共有300名学生参加。",

@@ -6,10 +6,9 @@ import dataclasses
 import pytest
 from PIL import ImageFile
 
-from daemon.inspect import photo
-from daemon.inspect.sniff import sniff
-from tests.builders.media import (attachment, context, make_fake_heic, make_jpeg, make_png,
-                                  make_png_header, truncate)
+from daemon.judging.inspect import photo
+from daemon.judging.inspect.sniff import sniff
+from tests.builders.media import attachment, context, make_fake_heic, make_jpeg, make_png, make_png_header, truncate
 
 MIB = 1024 * 1024
 

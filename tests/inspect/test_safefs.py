@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.safefs import safe_join, safe_name
+from daemon.store.safefs import safe_join, safe_name
 
 RESERVED = set('<>:"|?*/\\')
 

@@ -7,9 +7,9 @@ import zipfile
 
 import pytest
 
-from daemon.inspect import table
-from daemon.inspect.sniff import sniff
-from daemon.inspect.table import cell, read_rows
+from daemon.judging.inspect import table
+from daemon.judging.inspect.sniff import sniff
+from daemon.judging.inspect.table import cell, read_rows
 from tests.builders.files import make_csv, make_et, make_ods, make_xls, make_xlsx, make_zip_bomb
 from tests.builders.media import attachment, context
 

@@ -10,8 +10,8 @@ import threading
 
 import pytest
 
-from daemon.inspect import video
-from daemon.inspect.sniff import sniff
+from daemon.judging.inspect import video
+from daemon.judging.inspect.sniff import sniff
 from daemon.model import Attachment
 from tests.builders.media import attachment, context, make_audio_mp4, make_video, truncate
 

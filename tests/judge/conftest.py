@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from daemon import profile as profiles
-from daemon import roster as rosters
-from daemon.judge import judge_file
+from daemon.judging import roster as rosters
+from daemon.judging.judge import judge_file
 from tests.builders.mail import TZ, build_mail, report_text
 from tests.builders.media import make_jpeg
 

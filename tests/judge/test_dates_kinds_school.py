@@ -96,8 +96,9 @@ def test_date_outside_week(judge):
 
 
 def test_received_defaults_to_date_header(tmp_path, roster_path):
-    from daemon import profile, roster
-    from daemon.judge import judge_file
+    from daemon import profile
+    from daemon.judging import roster
+    from daemon.judging.judge import judge_file
     p = tmp_path / "m.eml"
     p.write_bytes(build_mail(subject="工商旅游一日一报", body="活动" * 500, date=at(17, 8)))
     v, _ = judge_file(p, profile.load("xiamen-2023"), roster.load(roster_path))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from daemon import authres
+from daemon.judging import authres
 from tests.builders.mail import build_mail, report_text
 from tests.judge.conftest import codes
 
@@ -86,8 +86,8 @@ def test_our_servers_topmost_stamp_wins():
 
 
 def test_forged_roster_from_is_held_when_dmarc_fails(judge, roster_path, tmp_path):
-    from daemon import roster as rosters
-    from daemon.judge import judge_file
+    from daemon.judging import roster as rosters
+    from daemon.judging.judge import judge_file
     from tests.judge.conftest import _profile
     ros = rosters.load(roster_path)
     ros.authserv_id = "mx.bureau.example"

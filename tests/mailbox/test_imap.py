@@ -11,8 +11,8 @@ from email.message import EmailMessage
 import pytest
 
 from daemon.config import MailboxConfig
-from daemon.mailbox import MailboxError, open_source
-from daemon.mailbox.imap import ImapSource
+from daemon.intake import MailboxError, open_source
+from daemon.intake.imap import ImapSource
 from tests.servers.dovecot import Dovecot
 from tests.servers.smtp import SmtpServer
 
@@ -117,7 +117,7 @@ def test_only_the_new_message_after_an_append(dovecot, source):
 
 
 def test_large_and_small_messages_batch_in_uid_order(dovecot, source, monkeypatch):
-    monkeypatch.setattr("daemon.mailbox.imap.BATCH_BYTES", 2000)
+    monkeypatch.setattr("daemon.intake.imap.BATCH_BYTES", 2000)
     big = mail(99).replace(b"\xe5\xb0\x81", b"x" * 5000)
     uids = [dovecot.append(m) for m in (mail(1), big, mail(2), mail(3), mail(4))]
     source.select()

@@ -3,8 +3,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-from daemon.reports.day import (ACCEPTED, LATE, MISSING, NOT_DUE, ON_TIME, day_status, due_text, last_due_day,
-                                upcoming_day, week_counts)
+from daemon.reports.day import (
+    ACCEPTED,
+    LATE,
+    MISSING,
+    NOT_DUE,
+    ON_TIME,
+    day_status,
+    due_text,
+    last_due_day,
+    upcoming_day,
+    week_counts,
+)
 from tests.builders.store import DAY, scenario
 
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from daemon import config as configs
-from daemon.mailout import FolderTransport
+from daemon.outgoing.mailout import FolderTransport
 from daemon.reports.chart import week_chart
 from daemon.reports.digest import build_digest, deliver, enqueue_digest
 from daemon.reports.thumbs import thumbnail

@@ -8,7 +8,7 @@ import email
 import email.policy
 
 from daemon import config as configs
-from daemon.mailout import FolderTransport
+from daemon.outgoing.mailout import FolderTransport
 from daemon.reports.digest import deliver
 from daemon.reports.reminders import enqueue_reminders
 from tests.builders.store import DAY, StoreBuilder

@@ -7,15 +7,16 @@ import email
 import email.policy
 import sys
 from email.message import EmailMessage
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from daemon import mailout, outbox, profile, replies
+from daemon import profile
 from daemon.config import RepliesConfig
-from daemon.mailout import POLICY, build, check, clean_header, msg_id, msg_ids
 from daemon.model import Verdict
-from daemon.store import Store
-from zoneinfo import ZoneInfo
+from daemon.outgoing import mailout, outbox, replies
+from daemon.outgoing.mailout import POLICY, build, check, clean_header, msg_id, msg_ids
+from daemon.store.db import Store
 
 TZ = ZoneInfo("Asia/Shanghai")
 PROF = profile.load("xiamen-2023")

@@ -7,15 +7,17 @@ import re
 import stat
 import uuid
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from daemon import outbox, profile, replies, roster
+from daemon import profile
 from daemon.config import RepliesConfig
-from daemon.mailout import SendError, build, clean_header
+from daemon.judging import roster
 from daemon.model import Defect, Verdict
-from daemon.store import Store
-from zoneinfo import ZoneInfo
+from daemon.outgoing import outbox, replies
+from daemon.outgoing.mailout import SendError, build, clean_header
+from daemon.store.db import Store
 
 TZ = ZoneInfo("Asia/Shanghai")
 PROF = profile.load("xiamen-2023")

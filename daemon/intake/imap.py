@@ -1,0 +1,353 @@
+"""The bureau's mailbox over IMAP (NetEase 163/126, QQ, Exchange, Dovecot...), via imapclient.
+
+One connection, kept open with the folder selected, reconnected on the next call after it drops.
+
+Cost of an idle poll: select() on the already selected folder sends ONE NOOP. RFC 3501 makes the
+server report new or vanished mail on it as untagged EXISTS/RECENT/EXPUNGE; imaplib collects those
+(and any that came with earlier commands or IDLE). Only when one came, or the last full SELECT is
+older than RESYNC_SECONDS (a safety net for servers that announce lazily), does select() SELECT
+again for a fresh UIDVALIDITY/UIDNEXT. fetch_since() then sees UIDNEXT <= last_uid+1 and sends
+nothing: a quiet 20,000-message mailbox costs one NOOP per poll.
+"""
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import hashlib
+import imaplib
+import os
+import re
+import socket
+import ssl
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterator
+
+from imapclient import IMAPClient
+from imapclient.response_parser import parse_fetch_response
+
+from daemon import __version__
+from daemon.intake import Fetched, FolderState, MailboxError
+
+RESYNC_SECONDS = 300          # SELECT at least this often even when NOOP announced nothing
+IDLE_SECONDS = 25 * 60        # re-IDLE well before the 29 minutes after which servers may drop us (RFC 2177)
+BATCH_BYTES = 1_000_000       # small messages are fetched together, up to this many bytes per FETCH
+BATCH_COUNT = 50
+_LOST = (OSError, EOFError, imaplib.IMAP4.abort)     # the connection is gone (ssl.SSLError is an OSError)
+_NO = imaplib.IMAP4.error                            # the server said NO/BAD (abort is a subclass: catch _LOST first)
+_NEWS = ("EXISTS", "RECENT", "EXPUNGE", "VANISHED", "UIDVALIDITY", "UIDNEXT")
+
+
+def _text(e: BaseException) -> str:
+    """The server's words out of an imapclient error ("select failed: NO [..] text" -> "NO [..] text")."""
+    s = str(e)
+    for sep in (" failed: ", " command error: "):
+        s = s.split(sep, 1)[-1]
+    s = re.sub(r"""\bb(['"])(.*?)\1""", r"\2", s)     # imaplib's b'...' reprs
+    return s.strip() or type(e).__name__
+
+
+def _soft(call, *args) -> bool:
+    """call(*args); False when the server merely refused (a dropped connection still raises)."""
+    try:
+        call(*args)
+        return True
+    except _LOST:
+        raise
+    except _NO:
+        return False
+
+
+def _message_id(header: bytes | None) -> str | None:
+    """Message-ID from a header block (or a whole message), unfolded; None when there is none."""
+    if not header:
+        return None
+    end = header.find(b"\r\n\r\n")
+    end = header.find(b"\n\n") if end < 0 else end
+    head = header if end < 0 else header[:end]
+    value = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head + b"\r\n\r\n")["Message-ID"]
+    return (" ".join(str(value).split()) or None) if value is not None else None
+
+
+class ImapSource:
+    def __init__(self, cfg, spool: Path):
+        self.cfg = cfg
+        self.spool = Path(spool)
+        self.where = f"{cfg.host}:{cfg.port}"
+        self._c: IMAPClient | None = None
+        self._state: FolderState | None = None      # kept after a drop: UIDs mean something only under it
+        self._selected_at = 0.0
+        self._changed = False                       # IDLE saw something since the last SELECT
+        self._path: tuple[str, str] | None = None   # (namespace prefix, hierarchy delimiter), for file()
+
+    # ---- errors: one line, host:port or folder, and the fix; never the password -------------------------
+    def _fail(self, msg: str) -> MailboxError:
+        msg = " ".join(msg.split())
+        return MailboxError(msg.replace(self.cfg.password, "***") if self.cfg.password else msg)
+
+    def _explain(self, e: BaseException) -> MailboxError:
+        w, cfg = self.where, self.cfg
+        sec = "check [mailbox] security (\"tls\" for port 993, \"starttls\" for 143)"
+        if isinstance(e, socket.gaierror):
+            return self._fail(f"cannot find IMAP server {cfg.host!r} ({e.strerror}): check [mailbox] host")
+        if isinstance(e, ConnectionRefusedError):
+            return self._fail(f"cannot reach IMAP server {w} (connection refused): check [mailbox] host and port")
+        if isinstance(e, TimeoutError):
+            return self._fail(f"IMAP server {w} did not answer within {cfg.timeout:g} s: check [mailbox] host and "
+                              f"port, the firewall, and [mailbox] security (\"tls\" for 993, \"starttls\" for 143)")
+        if isinstance(e, ssl.SSLCertVerificationError):
+            return self._fail(f"IMAP server {w}: TLS certificate not trusted ({e.verify_message}): set [mailbox] "
+                              f"ca_file to its CA certificate, or verify_tls = false")
+        if isinstance(e, ssl.SSLError):
+            return self._fail(f"IMAP server {w}: TLS failed ({e.reason or e}): {sec}")
+        if isinstance(e, (imaplib.IMAP4.abort, EOFError)):
+            return self._fail(f"IMAP server {w} closed the connection ({_text(e)}): it may be restarting; "
+                              f"if this persists check [mailbox] host, port and security")
+        if isinstance(e, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)):
+            return self._fail(f"the connection to IMAP server {w} was cut ({e.strerror or e}): the next poll "
+                              f"reconnects and fetches what is missing; if this persists check the network")
+        if isinstance(e, OSError):
+            return self._fail(f"cannot reach IMAP server {w} ({e.strerror or e}): check [mailbox] host and port")
+        return self._fail(f"IMAP server {w} refused the connection ({_text(e)})")
+
+    # ---- connection -------------------------------------------------------------------------------------
+    def _ssl_context(self) -> ssl.SSLContext:
+        try:
+            ctx = ssl.create_default_context(cafile=self.cfg.ca_file or None)
+        except OSError as e:
+            raise self._fail(f"[mailbox] ca_file: cannot read {self.cfg.ca_file} ({e.strerror or e})") from None
+        if not self.cfg.verify_tls:
+            ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        return ctx
+
+    def _open(self) -> None:
+        """Connect, (STARTTLS,) log in, send ID, SELECT; every failure becomes one MailboxError line."""
+        self._drop()
+        cfg, w = self.cfg, self.where
+        ctx = self._ssl_context() if cfg.security in ("tls", "starttls") else None
+        c = None
+        try:
+            c = IMAPClient(cfg.host, cfg.port, ssl=cfg.security == "tls", ssl_context=ctx, timeout=cfg.timeout)
+            c.normalise_times = False            # aware INTERNALDATEs
+            # imapclient sets imaplib's debug level to 5, and imaplib then formats a repr of every
+            # fetched message (two extra copies, a quarter of the poll's time) even with logging off
+            c._imap.debug = 0
+            if cfg.security == "starttls":
+                if not c.has_capability("STARTTLS"):
+                    raise self._fail(f"IMAP server {w} does not offer STARTTLS: set [mailbox] security = \"tls\" "
+                                     f"and its TLS port (usually 993)")
+                c.starttls(ctx)
+            # imaplib's LOGIN is ASCII-only; AUTHENTICATE PLAIN carries UTF-8
+            login = c.login if (cfg.username + cfg.password).isascii() else c.plain_login
+            try:
+                login(cfg.username, cfg.password)
+            except _LOST:
+                raise
+            except _NO as e:
+                raise self._fail(f"IMAP login as {cfg.username!r} at {w} refused ({_text(e)}): check [mailbox] "
+                                 f"username and password (163/126/QQ want the client authorization code, with "
+                                 f"IMAP enabled in the web mail settings)") from None
+            if c.has_capability("ID"):           # NetEase refuses SELECT from clients that don't say who they are
+                _soft(c.id_, {"name": cfg.client_id, "version": __version__, "vendor": "ribao"})
+            self._c = c
+            self._select()
+        except MailboxError:
+            self._drop(c)
+            raise
+        except (*_LOST, _NO) as e:
+            self._drop(c)
+            raise self._explain(e) from None
+
+    def _drop(self, c: IMAPClient | None = None) -> None:
+        c = c or self._c
+        self._c, self._path = None, None
+        if c is not None:
+            try:
+                c.shutdown()
+            except Exception:
+                pass
+
+    def _select(self) -> FolderState:
+        c, folder = self._c, self.cfg.folder
+        try:
+            r = c.select_folder(folder)
+        except _LOST:
+            raise
+        except _NO as e:
+            raise self._fail(f"IMAP folder {folder!r} cannot be opened at {self.where} ({_text(e)}): check "
+                             f"[mailbox] folder") from None
+        c._imap.untagged_responses.clear()       # the SELECT's own EXISTS etc. are not news
+        if b"UIDVALIDITY" not in r:
+            raise self._fail(f"IMAP server {self.where} gives no UIDVALIDITY for {folder!r}: it cannot be used")
+        uidnext = r.get(b"UIDNEXT")
+        if uidnext is None:                      # left out by a few old servers: ask for the highest UID
+            uidnext = max([0, *(self._uid_fetch("*", "(UID)") if r[b"EXISTS"] else ())]) + 1
+        self._state = FolderState(int(r[b"UIDVALIDITY"]), int(uidnext), int(r[b"EXISTS"]))
+        self._selected_at, self._changed = time.monotonic(), False
+        return self._state
+
+    def _quiet(self) -> bool:
+        """One NOOP; True when the server announced nothing that could move UIDNEXT or UIDVALIDITY."""
+        if self._changed or time.monotonic() - self._selected_at > RESYNC_SECONDS:
+            return False
+        self._c.noop()
+        pending = self._c._imap.untagged_responses
+        news = any(k in pending for k in _NEWS)
+        pending.clear()                          # also unsolicited FETCH (flag changes): not ours to keep
+        return not news
+
+    def _uid_fetch(self, uids: str, items: str) -> dict:
+        """UID FETCH of a range such as "5:*" in one command (imapclient's fetch() takes only UID lists)."""
+        typ, data = self._c._imap.uid("FETCH", uids, items)
+        if typ != "OK":
+            raise _NO(f"FETCH failed: {_text(data[0] if data else typ)}")
+        return parse_fetch_response(data, False, True)
+
+    def _run(self, op, what: str):
+        """op() on the open connection; after a drop, reconnect once and rerun it — unless UIDVALIDITY
+        changed meanwhile, since the UIDs op works on would now name other messages."""
+        known = self._state.uidvalidity if self._state else None
+        try:
+            if self._c is not None:
+                try:
+                    return op()
+                except _LOST:
+                    self._drop()
+            self._open()
+            if known is not None and self._state.uidvalidity != known:
+                raise self._fail(f"IMAP folder {self.cfg.folder!r} at {self.where} changed UIDVALIDITY "
+                                 f"({known} -> {self._state.uidvalidity}): select() and map the UIDs again")
+            return op()
+        except _LOST as e:
+            self._drop()
+            raise self._explain(e) from None
+        except MailboxError:
+            raise
+        except _NO as e:
+            raise self._fail(f"IMAP server {self.where} refused to {what} ({_text(e)})") from None
+
+    # ---- the source interface ---------------------------------------------------------------------------
+    def select(self) -> FolderState:
+        if self._c is not None:
+            try:
+                return self._state if self._quiet() else self._select()
+            except (*_LOST, _NO):                # NO to a NOOP is odd too: start afresh
+                self._drop()
+        self._open()
+        return self._state
+
+    def fetch_since(self, last_uid: int) -> Iterator[Fetched]:
+        """Messages with UID > last_uid (against the last select()), in UID order, each written to a spool
+        file before it is yielded. BODY.PEEK never sets \\Seen; the Message-ID is read from the fetched
+        header. A dropped connection ends the iteration with MailboxError; the next call reconnects."""
+        state = self._state if self._c is not None else self.select()
+        if state.uidnext <= last_uid + 1:
+            return
+        self.spool.mkdir(parents=True, exist_ok=True)
+        try:
+            sizes = self._uid_fetch(f"{last_uid + 1}:*", "(RFC822.SIZE)")   # "N:*" also names the top one
+            batch, total = [], 0
+            for uid in sorted(u for u in sizes if u > last_uid):
+                size = sizes[uid].get(b"RFC822.SIZE") or 0
+                if batch and (total + size > BATCH_BYTES or len(batch) >= BATCH_COUNT):
+                    yield from self._fetch_batch(batch, state.uidvalidity)
+                    batch, total = [], 0
+                batch.append(uid)
+                total += size
+            if batch:
+                yield from self._fetch_batch(batch, state.uidvalidity)
+        except _LOST as e:
+            self._drop()
+            raise self._explain(e) from None
+        except _NO as e:
+            raise self._fail(f"IMAP fetch from {self.cfg.folder!r} at {self.where} failed ({_text(e)})") from None
+
+    def _fetch_batch(self, uids: list[int], uidvalidity: int) -> Iterator[Fetched]:
+        if self._c is None:                      # dropped by a file() between our yields
+            raise EOFError("connection dropped")
+        resp = self._c.fetch(uids, ["BODY.PEEK[]", "INTERNALDATE", "RFC822.SIZE"])
+        for uid in uids:
+            item = resp.pop(uid, None) or {}
+            raw = item.get(b"BODY[]")
+            if raw is None:                      # expunged meanwhile
+                continue
+            fd, name = tempfile.mkstemp(prefix=f"imap-{uidvalidity}-{uid}-", suffix=".eml", dir=self.spool)
+            with os.fdopen(fd, "wb") as f:
+                f.write(raw)
+            fetched = Fetched(uid=uid, uidvalidity=uidvalidity, path=Path(name), size=item.get(b"RFC822.SIZE", len(raw)),
+                              internaldate=item.get(b"INTERNALDATE"), message_id=_message_id(raw),
+                              sha256=hashlib.sha256(raw).hexdigest())
+            del raw, item                        # freed before the daemon forks a judge for it
+            yield fetched
+
+    def uid_message_ids(self) -> dict[int, str]:
+        """{uid: Message-ID} of the whole folder in one FETCH, to re-map after a UIDVALIDITY change."""
+        def op():
+            if not self._state.exists:
+                return {}
+            out = {}
+            for uid, item in self._uid_fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])").items():
+                mid = _message_id(next((v for k, v in item.items() if k.upper().startswith(b"BODY[HEADER")), None))
+                if mid:
+                    out[uid] = mid
+            return out
+        return self._run(op, f"list the Message-IDs in {self.cfg.folder!r}")
+
+    def file(self, uid: int, folder: str, move: bool = False) -> None:
+        """Copy (or MOVE where offered; never delete) into folder "a/b/c", its levels created with the
+        server's delimiter and subscribed. COPY comes first: one command when the folder exists."""
+        def op():
+            c = self._c
+            if self._path is None:
+                listing = c.list_folders("", "")
+                delim = (listing[0][1] if listing else None) or b"/"     # NIL: a flat server
+                ns = c.namespace().personal if c.has_capability("NAMESPACE") else None
+                self._path = ((ns[0][0] or "") if ns else "", delim.decode() if isinstance(delim, bytes) else delim)
+            prefix, delim = self._path
+            parts = [p.strip().replace(delim, "_") for p in folder.split("/") if p.strip()]
+            transfer = c.move if move and c.has_capability("MOVE") else c.copy
+            if _soft(transfer, [uid], prefix + delim.join(parts)):
+                return
+            for i in range(1, len(parts) + 1):  # NO [TRYCREATE]: create each level (existing ones say NO)
+                _soft(c.create_folder, prefix + delim.join(parts[:i]))
+                _soft(c.subscribe_folder, prefix + delim.join(parts[:i]))
+            transfer([uid], prefix + delim.join(parts))
+        self._run(op, f"file UID {uid} into {folder!r}")
+
+    def wait(self, seconds: float) -> bool:
+        """IDLE (where offered and cfg.idle) until the server reports new mail or `seconds` pass; else sleep.
+        True when something new may be there — also when the connection dropped (the next poll reconnects)."""
+        deadline = time.monotonic() + seconds
+        c = self._c
+        try:
+            if not (self.cfg.idle and c is not None and c.has_capability("IDLE")):
+                time.sleep(seconds)
+                return True
+            while (left := deadline - time.monotonic()) > 0:
+                c.idle()
+                try:
+                    resps = c.idle_check(timeout=min(left, IDLE_SECONDS))
+                finally:
+                    _, more = c.idle_done()
+                for r in resps + more:
+                    kind = r[1] if len(r) > 1 and isinstance(r[0], int) else r[0]
+                    if kind == b"BYE":
+                        raise EOFError("BYE")
+                    if kind in (b"EXISTS", b"RECENT", b"EXPUNGE"):
+                        self._changed = True
+                        if kind == b"EXISTS" or (kind == b"RECENT" and r[0] > 0):
+                            return True
+            return False
+        except (*_LOST, _NO):
+            self._drop()
+            time.sleep(max(0.0, min(1.0, deadline - time.monotonic())))
+            return True
+
+    def close(self) -> None:
+        c, self._c = self._c, None
+        if c is not None:
+            try:
+                c.logout()
+            except Exception:
+                self._drop(c)

@@ -1,0 +1,171 @@
+"""Videos: container, displayed size and file size against the notice, via ffprobe.
+
+ffprobe reads headers only (modest probesize, no frame decoding asked for) and runs under a
+timeout, so a broken or hostile file costs seconds, not the day. mp4 is judged by content:
+QuickTime .mov shares ffprobe's "mov,mp4,…" demuxer, and only its major brand "qt  " tells.
+ffmpeg-python 0.2's `probe` takes no timeout, so ffprobe is run here directly.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import stat
+import struct
+import subprocess
+
+from daemon.judging.inspect import Context
+from daemon.model import ERROR, WARNING, Attachment, Defect, Inspection, Material
+
+FORMATS = {"mp4", "mov", "3gp", "avi", "mkv", "webm", "flv", "wmv", "mpeg-ts", "mpeg-ps"}
+
+MIB = 1024 * 1024
+_LABEL = {"mp4": "mp4", "mov": "MOV", "3gp": "3GP", "avi": "AVI", "mkv": "MKV", "webm": "WebM",
+          "flv": "FLV", "wmv": "WMV", "mpeg-ts": "TS", "mpeg-ps": "MPG"}
+_DEMUXER = {"avi": "avi", "flv": "flv", "asf": "wmv", "mpegts": "mpeg-ts", "mpeg": "mpeg-ps"}
+# Only the demuxers of FORMATS may run: no playlists (hls, concat) that would open other files.
+_WHITELIST = "mov,mp4,m4a,3gp,3g2,mj2,avi,matroska,webm,flv,asf,mpegts,mpeg"
+_ISO = {"mp4", "mov", "3gp"}
+
+
+class _Unreadable(Exception):
+    """str(e) is the Chinese sentence for the school."""
+
+
+def inspect(att: Attachment, fmt: str, ctx: Context) -> Inspection:
+    rules = ctx.profile.videos
+    mat = Material(file=att.name, type="video", size=att.size, sha256=att.sha256,
+                   format=fmt if fmt in FORMATS else None, in_archive=att.in_archive, path=att.path)
+    out = Inspection(materials=[mat])
+    if rules.max_bytes and att.size > rules.max_bytes:
+        have, lim = math.ceil(att.size / MIB * 10) / 10, _mb(rules.max_bytes)
+        out.defects.append(Defect("video.too_large", ERROR, att.name,
+                                  f"视频“{att.name}”大小为{have:.1f}MB，超过通知要求的{lim}MB，"
+                                  f"请压缩或分段剪辑为每段{lim}MB以内后重新报送。"))
+    try:
+        info = _probe(att, ctx)
+        mat.format = _container(info, fmt)
+        mat.width, mat.height = _displayed(info)
+        mat.duration = _float(info.get("format", {}).get("duration"))
+        if mat.format in _ISO and not _boxes_whole(att):
+            raise _Unreadable(f"视频“{att.name}”文件不完整（传输或保存时被截断），请重新导出视频后再报送。")
+    except _Unreadable as e:
+        out.defects.append(Defect("video.corrupt", ERROR, att.name, str(e)))
+        return out
+    if rules.formats and mat.format not in rules.formats:
+        want = "或".join(_LABEL.get(f, f) for f in rules.formats)
+        out.defects.append(Defect("video.not_mp4", ERROR, att.name,
+                                  f"视频“{att.name}”为{_LABEL.get(mat.format, mat.format)}格式，通知要求{want}格式，"
+                                  f"请转换为{want.split('或')[0]}格式后重新报送。"))
+    short = min(mat.width, mat.height)
+    rec = rules.recommended_short_side
+    hint = f"{rec * 16 // 9}×{rec}" if rec else "1280×720"
+    if rules.min_short_side and short < rules.min_short_side:
+        out.defects.append(Defect("video.below_sd", ERROR, att.name,
+                                  f"视频“{att.name}”分辨率为{mat.width}×{mat.height}，低于通知要求的标清"
+                                  f"（短边不低于{rules.min_short_side}像素），请提供分辨率更高的原视频（建议{hint}）后重新报送。"))
+    elif rec and short < rec:
+        out.defects.append(Defect("video.below_recommended", WARNING, att.name,
+                                  f"视频“{att.name}”分辨率为{mat.width}×{mat.height}，已达标清但低于建议的{hint}，"
+                                  f"如有条件请提供{hint}或更高分辨率的视频。"))
+    return out
+
+
+def _mb(n: int) -> str:
+    return str(n // MIB) if n % MIB == 0 else f"{n / MIB:.1f}"
+
+
+def _float(v) -> float | None:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def _probe(att: Attachment, ctx: Context) -> dict:
+    """ffprobe's JSON; killed after the limit. A missing ffprobe is ours to fix, not the school's."""
+    seconds = min(ctx.limits.ffprobe_seconds, max(1.0, ctx.time_left()))
+    cmd = ["ffprobe", "-v", "error", "-probesize", "5000000", "-analyzeduration", "5000000",
+           "-protocol_whitelist", "file", "-format_whitelist", _WHITELIST,
+           "-print_format", "json", "-show_format", "-show_streams", f"file:{os.path.abspath(att.path)}"]
+    try:
+        run = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=seconds)
+    except FileNotFoundError:
+        raise RuntimeError("ffprobe is not installed (Debian: apt-get install ffmpeg)") from None
+    except subprocess.TimeoutExpired:      # run() has killed and reaped it
+        raise _Unreadable(f"视频“{att.name}”在{seconds:g}秒内未能读取完成，文件可能已损坏，"
+                          f"请重新导出为mp4格式后再报送。") from None
+    broken = f"视频“{att.name}”无法读取（文件可能已损坏或不完整），请重新导出视频后再报送。"
+    if run.returncode != 0:
+        raise _Unreadable(broken)
+    try:
+        info = json.loads(run.stdout.decode("utf-8", "replace"))
+    except ValueError:
+        raise _Unreadable(broken) from None
+    if not _video_stream(info):
+        raise _Unreadable(f"视频“{att.name}”中没有找到画面（缺少视频轨道），请重新导出视频后再报送。")
+    return info
+
+
+def _video_stream(info: dict) -> dict | None:
+    for s in info.get("streams", []):
+        if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic") \
+                and int(s.get("width") or 0) > 0 and int(s.get("height") or 0) > 0:
+            return s
+    return None
+
+
+def _container(info: dict, fmt: str) -> str:
+    fmt_info = info.get("format", {})
+    names = fmt_info.get("format_name", "").split(",")
+    if "mp4" in names:
+        brand = (fmt_info.get("tags") or {}).get("major_brand", "").strip().lower()
+        if fmt == "mov" or brand == "qt":
+            return "mov"
+        if fmt == "3gp" or brand.startswith("3g"):
+            return "3gp"
+        return "mp4"
+    if "matroska" in names or "webm" in names:
+        return fmt if fmt in ("mkv", "webm") else "mkv"
+    return _DEMUXER.get(names[0], fmt if fmt in FORMATS else names[0])
+
+
+def _displayed(info: dict) -> tuple[int, int]:
+    """Width and height as played: a phone's portrait clip is stored landscape, turned ±90°."""
+    s = _video_stream(info)
+    w, h = int(s["width"]), int(s["height"])
+    rot = _float((s.get("tags") or {}).get("rotate"))
+    for sd in s.get("side_data_list") or []:
+        if "rotation" in sd:
+            rot = _float(sd["rotation"])
+    if rot is not None and round(abs(rot)) % 180 == 90:
+        return h, w
+    return w, h
+
+
+def _boxes_whole(att: Attachment) -> bool:
+    """Top-level ISO boxes must end within the file: a cut mp4 with moov first still probes fine."""
+    try:
+        st = os.stat(att.path)
+        if not stat.S_ISREG(st.st_mode):
+            return True
+        with open(att.path, "rb") as fh:
+            pos = 0
+            for _ in range(10000):
+                if pos >= st.st_size:
+                    return pos == st.st_size
+                fh.seek(pos)
+                hdr = fh.read(16)
+                if len(hdr) < 8:
+                    return True                  # a few bytes of padding: not a cut box
+                size = struct.unpack(">I", hdr[:4])[0]
+                if size == 1 and len(hdr) == 16:
+                    size = struct.unpack(">Q", hdr[8:16])[0]
+                elif size == 0:
+                    return True                  # runs to the end of the file
+                if size < 8:
+                    return False
+                pos += size
+        return True
+    except OSError:
+        return False

@@ -1,0 +1,268 @@
+"""One message in, one verdict out: parse → kind → inspect files → identify → which deliverable
+and day → message-level checks.
+
+`ribao check` and the daemon both call `judge_file`, so a person at a terminal and the daemon
+always agree.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import re
+import tempfile
+from pathlib import Path
+
+from daemon.judging import authres, incidental
+from daemon.judging import dates as datelogic
+from daemon.judging.checks import Judgement, chain
+from daemon.judging.inspect import Context, Limits, inspector_for
+from daemon.judging.inspect.sniff import sniff
+from daemon.judging.links import find_links
+from daemon.judging.parse import ParsedMessage, parse_file
+from daemon.judging.quoting import strip_quoted
+from daemon.judging.roster import Roster
+from daemon.judging.textcount import count_chars
+from daemon.model import ERROR, KNOWN_HOW, WARNING, Attachment, Defect, Material, Verdict
+from daemon.profile import Deliverable, Profile
+
+DECORATION_BYTES = 100_000      # inline images smaller than this are logos and signatures
+LEAD_LINES, LEAD_CHARS = 5, 400  # where a body's words tie a mail to the week: its title and lead
+_AUTO_SENDERS = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mailerdaemon|no-?reply|bounce[s]?)@", re.I)
+_AUTO_SUBJECT = re.compile(r"\s*(自动回复|自動回覆|自动答复|自動回復|auto(matic)?[ -]?(reply|response|antwort)|autoreply|"
+                           r"auto:|out of (the )?office)\s*[:：]?", re.I)
+_AUTO_SIGNS = ("in-reply-to", "references", "x-auto-response-suppress")
+_OUR_REPLY_MARKS = ("【已收到】", "【请修改】")          # the subjects replies.py gives our replies
+
+
+def is_auto(msg: ParsedMessage) -> str | None:
+    """Why this mail is an auto-reply or bounce (RFC 3834 and common practice), or None."""
+    auto = msg.header("auto-submitted").strip().lower()
+    if auto and auto != "no":
+        return f"Auto-Submitted: {auto}"
+    if msg.content_type == "multipart/report":
+        return "multipart/report (delivery or read report)"
+    if _AUTO_SENDERS.match(msg.sender or ""):
+        return f"sent by {msg.sender}"
+    prec = msg.header("precedence").strip().lower()
+    if prec in ("bulk", "junk", "list", "auto_reply", "auto-reply"):
+        return f"Precedence: {prec}"
+    for h in ("x-autoreply", "x-autorespond"):
+        v = msg.header(h).strip().lower()
+        if v and v not in ("no", "false", "0"):
+            return f"{h}: {v}"
+    if msg.header("list-id") or msg.header("list-unsubscribe"):
+        return "mailing list"
+    # Vacation replies without RFC 3834 headers (QQ, 163, Outlook): an auto-reply subject, and a
+    # sign that it answers a mail (In-Reply-To, References, our reply's own subject) or asks not to
+    # be answered itself. The subject alone is not enough: a school's report must never be lost.
+    subject = msg.subject or ""
+    if _AUTO_SUBJECT.match(subject) and (any(msg.header(h) for h in _AUTO_SIGNS) or
+                                         any(m in subject for m in _OUR_REPLY_MARKS)):
+        return f"auto-reply subject: {subject[:40]}"
+    return None
+
+
+def _received(msg: ParsedMessage, override: dt.datetime | None, profile: Profile) -> dt.datetime:
+    when = override or msg.date or dt.datetime.now(profile.tz)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=profile.tz)
+    return when.astimezone(profile.tz)
+
+
+def _inspect_all(msg: ParsedMessage, ctx: Context, j: Judgement) -> None:
+    """Every attachment through its inspector; containers' children joined to the queue."""
+    queue: list[Attachment] = [a for a in msg.attachments
+                               if not (a.inline and a.size < DECORATION_BYTES and a.content_type.startswith("image/"))]
+    seen_eml = 0
+    while queue:
+        att = queue.pop(0)
+        if ctx.time_left() <= 0:
+            j.defects.append(Defect("message.timeout", WARNING, att.name,
+                                    f"附件太多或太大，“{att.name}”及之后的附件未能在规定时间内检查完毕，工作人员将人工核对。"))
+            break
+        fmt = sniff(att.path, att.basename)
+        if fmt == "eml" and seen_eml < 20 and att.depth < ctx.limits.max_depth + 1:
+            seen_eml += 1
+            _open_forwarded(att, ctx, j, queue)
+            continue
+        mod = inspector_for(fmt, att)
+        if mod is None:
+            j.items.append(Material(file=att.name, type="other", size=att.size, sha256=att.sha256,
+                                    format=fmt, in_archive=att.in_archive, path=att.path))
+            if fmt != "empty" or att.size:
+                j.defects.append(Defect("attachment.unknown_type", WARNING, att.name,
+                                        f"附件“{att.name}”不是通知要求的文字、照片（JPG）或视频（mp4）格式，无法检查，"
+                                        "如为报送材料请转换格式后重新发送。"))
+            continue
+        try:
+            result = mod.inspect(att, fmt, ctx)
+        except Exception as e:          # an inspector's bug must not cost the message its verdict
+            if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise                   # but a full disk is not the file's fault: judge it again later
+            j.defects.append(Defect(f"{mod.__name__.rsplit('.', 1)[-1]}.corrupt", ERROR, att.name,
+                                    f"附件“{att.name}”无法读取（{type(e).__name__}），请检查文件是否完整后重新发送。"))
+            continue
+        j.items.extend(result.materials)
+        j.defects.extend(result.defects)
+        queue.extend(result.children)
+
+
+def _open_forwarded(att: Attachment, ctx: Context, j: Judgement, queue: list) -> None:
+    try:
+        inner = parse_file(att.path, att.path.parent / f"{att.path.name}.d")
+    except Exception:
+        j.defects.append(Defect("attachment.unknown_type", WARNING, att.name,
+                                f"附件“{att.name}”是无法打开的邮件文件，请直接转发原邮件或把材料作为附件发送。"))
+        return
+    for body in inner.bodies:
+        text = strip_quoted(body)
+        if text.strip():
+            j.items.append(Material(file=att.name, type="document", format="eml", text=text,
+                                    text_chars=count_chars(text), size=att.size))
+    for a in inner.attachments:
+        a.depth = att.depth + 1
+        queue.append(a)
+
+
+def _forwarded_texts(msg: ParsedMessage, j: Judgement) -> None:
+    for i, body in enumerate(msg.bodies[1:], start=1):
+        text = strip_quoted(body)
+        if text.strip():
+            j.items.append(Material(file=f"转发邮件{i}", type="document", format="eml", text=text,
+                                    text_chars=count_chars(text)))
+
+
+def find_deliverables(profile: Profile, texts: list[str]) -> list[Deliverable]:
+    """Deliverables named in `texts` (tried in order; the first that names any wins).
+
+    When one deliverable's word lies inside another's (统计表 inside 信息统计表), the longer,
+    more specific match wins."""
+    words = [(w.lower(), d) for d in profile.deliverables for w in d.words if w]
+    for text in texts:
+        if not text:
+            continue
+        low = text.lower()
+        found: set[int] = set()
+        for w, d in words:
+            start = low.find(w) if id(d) not in found else -1
+            while start >= 0:       # linear in the text: a subject of 250,000 "一日一报" must not hang
+                if not _inside_longer(low, start, w, d, words):
+                    found.add(id(d))
+                    break
+                start = low.find(w, start + 1)
+        if found:
+            return [d for d in profile.deliverables if id(d) in found]
+    return []
+
+
+def _inside_longer(low: str, start: int, w: str, d: Deliverable, words: list) -> bool:
+    """Whether the match of `w` at `start` lies inside a longer match of another deliverable's word."""
+    end = start + len(w)
+    return any(d2 is not d and len(w2) > len(w) and
+               any(low.startswith(w2, s2) for s2 in range(max(0, end - len(w2)), start + 1))
+               for w2, d2 in words)
+
+
+def _by_content(profile: Profile, j: Judgement) -> list[Deliverable]:
+    """No words named a deliverable: go by what the mail carries and which is due next."""
+    if profile.daily:
+        return [profile.daily]
+    need = []
+    if j.tables:
+        need.append("table")
+    if j.documents or count_chars(j.body) >= 200:
+        need.append("document")
+    if j.photos or j.videos:
+        need.append("materials")
+    chosen = []
+    for what in need:
+        cands = [d for d in profile.deliverables if what in d.requires]
+        if not cands:
+            continue
+        open_ = sorted((d for d in cands if d.due is None or d.due >= j.received), key=lambda d: (d.due is None, d.due))
+        chosen.append((open_ or cands)[0] if len(cands) > 1 else cands[0])
+    return [d for d in profile.deliverables if d in chosen]
+
+
+def judge_file(path: Path, profile: Profile, roster: Roster, *, received: dt.datetime | None = None,
+               workdir: Path | None = None, limits: Limits | None = None,
+               overrides: dict | None = None) -> tuple[Verdict, ParsedMessage]:
+    """Judge the message in `path`. Attachments are written under `workdir` (a temporary
+    folder when None, removed afterwards; then the verdict's materials lose their paths).
+
+    `overrides` carries a staff correction: {"school", "date", "deliverable"} win over what the
+    mail itself says."""
+    if workdir is None:
+        with tempfile.TemporaryDirectory(prefix="ribao-") as tmp:
+            verdict, msg = judge_file(path, profile, roster, received=received, workdir=Path(tmp),
+                                      limits=limits, overrides=overrides)
+            for m in verdict.items:
+                m.path = None
+            return verdict, msg
+    msg = parse_file(path, workdir / "parts")
+    ctx = Context(profile=profile, workdir=workdir / "unpacked", limits=limits or Limits())
+    ctx.workdir.mkdir(parents=True, exist_ok=True)
+    when = _received(msg, received, profile)
+    base = dict(message_id=msg.message_id, sender=msg.sender, subject=msg.subject, received=when.isoformat())
+    if is_auto(msg):
+        return Verdict(kind="auto", school=None, report_date=None, late=False, defects=[],
+                       materials={"text_chars": 0, "photos": 0, "videos": 0}, **base), msg
+    j = Judgement(profile=profile, msg=msg, received=when, body=strip_quoted(msg.body))
+    msg.attachments = [a for a in msg.attachments if incidental.why(a) is None]
+    trusted = not authres.from_fails(msg.headers.get("authentication-results", []), roster.authserv_id)
+    school, how = roster.identify(msg.sender, msg.subject, j.body, [a.name for a in msg.attachments],
+                                  trust_sender=trusted)
+    j.school, j.school_how = (school.name if school else None), how
+    over = overrides or {}
+    if over.get("school"):
+        j.school, j.school_how = over["school"], "staff"     # staff said so: the school's own mail
+    if not tied_to_week(profile, j, msg.subject):
+        j.kind = "other"                # a stranger's files are not even opened
+        return _verdict(j, [], **base), msg
+    _forwarded_texts(msg, j)
+    _inspect_all(msg, ctx, j)
+    names = [a.name for a in msg.attachments] + [m.file for m in j.items if m.in_archive]
+    if j.school is None:                # a name inside an archive may still tell
+        school, how = roster.identify("", "", "", names)
+        j.school, j.school_how = (school.name if school else None), how
+    j.links = find_links(msg.body)
+    j.deliverables = find_deliverables(profile, [msg.subject, "\n".join(names), j.body]) or _by_content(profile, j)
+    if over.get("deliverable"):
+        j.deliverables = [d for d in profile.deliverables if d.id == over["deliverable"]]
+    if profile.daily and profile.daily in j.deliverables:
+        explicit = over.get("date") or datelogic.explicit_date(msg.subject, j.body, profile)
+        j.explicit_date = explicit is not None
+        j.report_date = explicit or datelogic.implicit_date(when, profile)
+    for rule in chain():
+        j.defects.extend(rule.check(j))
+    return _verdict(j, j.defects, **base), msg
+
+
+def tied_to_week(profile: Profile, j: Judgement, subject: str) -> bool:
+    """A mail is a report only when something ties it to the week: a school's own address (or staff),
+    a roster school named in the subject or body, or the notice's words in the subject or the
+    body's lead. What it carries proves nothing: strangers attach files too."""
+    if j.school_how in KNOWN_HOW or (j.school and j.school_how in ("subject", "body")):
+        return True
+    lead = "\n".join(j.body.strip().splitlines()[:LEAD_LINES])[:LEAD_CHARS]
+    for text in (subject or "", lead):
+        low = text.lower()
+        if any(w and w.lower() in low for w in profile.report_words):
+            return True
+    return bool(find_deliverables(profile, [subject or "", lead]))
+
+
+def _verdict(j: Judgement, defects: list[Defect], **base) -> Verdict:
+    late = any(d.code == "submission.late" for d in defects)
+    due = None
+    if j.deliverables:
+        d0 = j.deliverables[0]
+        due_dt = j.profile.due_of(d0, j.report_date)
+        due = due_dt.isoformat() if due_dt else None
+    return Verdict(
+        kind=j.kind, school=j.school, report_date=j.report_date.isoformat() if j.report_date else None,
+        late=late, defects=defects,
+        materials={"text_chars": j.text_chars(), "photos": len(j.photos), "videos": len(j.videos)},
+        deliverables=[d.id for d in j.deliverables] if j.kind == "report" else [],
+        items=j.items, links=j.links, due=due, school_how=j.school_how,
+        recurring=j.profile.daily.id if j.profile.daily in j.deliverables and j.kind == "report" else None, **base)

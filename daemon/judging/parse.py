@@ -1,0 +1,473 @@
+"""Raw RFC 822 bytes → ParsedMessage: headers decoded, body text, attachments written to disk.
+
+Why the standard `email` package and not mail-parser: mail-parser keeps every attachment as a
+base64 string inside its result (several copies of a 60 MB video in memory), decodes RFC 2047
+file names only partly (QQ Mail and Foxmail send `filename="=?GBK?B?...?="`, Outlook sends raw
+GB2312 bytes), and can't be told to stop at a nesting depth. The standard parser gives us the
+parts; each attachment is decoded, written to disk and dropped from memory at once.
+
+The standard parser still keeps every part's encoded text in memory (as a list of lines, then
+joined: a 60 MB video cost ~480 MB). So parse_file first copies the mail to a skeleton in which
+each long run of base64 lines (over SPAN_BYTES) is replaced by a one-line token naming its byte
+range in the original file; a part whose whole body is one token is decoded from the file in 1 MB
+chunks straight to disk. A token anywhere else is put back as the original text, so the parse is
+the same as without the skeleton, only smaller.
+"""
+from __future__ import annotations
+
+import binascii
+import datetime as dt
+import email
+import email.policy
+import hashlib
+import html
+import re
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from email.header import decode_header, make_header
+from email.message import Message
+from email.utils import getaddresses, parsedate_to_datetime
+from html.parser import HTMLParser
+from pathlib import Path
+
+from daemon.judging.inspect.charset import decode_text
+from daemon.model import Attachment
+from daemon.store.safefs import safe_name
+
+MAX_PARTS = 2000
+MAX_NESTING = 3          # message/rfc822 inside message/rfc822 ...
+SPAN_BYTES = 256 * 1024  # base64 runs longer than this are decoded from the file, not from memory
+_PIECE = 1 << 20         # lines are read at most this long (a longer one comes in pieces)
+_B64_LINE = re.compile(rb"[A-Za-z0-9+/=]+")
+_B64_LINES = re.compile(rb"(?:[A-Za-z0-9+/=]+\r?\n)+")   # whole base64 lines, matched a block at a time
+
+
+@dataclass
+class ParsedMessage:
+    message_id: str = ""
+    subject: str = ""
+    sender: str = ""                 # lower-case address
+    sender_name: str = ""
+    reply_to: str = ""
+    to: list[str] = field(default_factory=list)
+    date: dt.datetime | None = None
+    headers: dict[str, list[str]] = field(default_factory=dict)   # lower-case name → values
+    content_type: str = ""
+    bodies: list[str] = field(default_factory=list)   # plain text of each body (forwarded ones too)
+    html_only: bool = False
+    attachments: list[Attachment] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # what the parser had to put up with
+
+    def header(self, name: str) -> str:
+        vals = self.headers.get(name.lower())
+        return vals[0] if vals else ""
+
+    @property
+    def body(self) -> str:
+        return self.bodies[0] if self.bodies else ""
+
+
+def decode_words(value) -> str:
+    """RFC 2047 words, raw 8-bit GBK and RFC 2231 values → str; never raises."""
+    if value is None:
+        return ""
+    if isinstance(value, tuple):          # RFC 2231 (charset, lang, text) from compat32
+        return email.utils.collapse_rfc2231_value(value, errors="replace")
+    text = str(value)
+    if any("\udc80" <= ch <= "\udcff" for ch in text):   # raw 8-bit bytes kept by surrogateescape
+        text = decode_text(text.encode("utf-8", "surrogateescape"))
+    if "=?" in text:
+        try:
+            parts = []
+            for chunk, cs in decode_header(text):
+                if isinstance(chunk, bytes):
+                    cs = (cs or "ascii").lower()
+                    cs = "gb18030" if cs in ("gb2312", "gbk", "x-gbk", "cp936") else cs
+                    try:
+                        parts.append(chunk.decode(cs))
+                    except (LookupError, UnicodeDecodeError):
+                        parts.append(decode_text(chunk))
+                else:
+                    parts.append(chunk)
+            text = "".join(parts)
+        except Exception:
+            try:
+                text = str(make_header(decode_header(text)))
+            except Exception:
+                pass
+    return re.sub(r"[\r\n\t]+", " ", text).strip()
+
+
+class _HTMLText(HTMLParser):
+    """HTML → text lines; drops scripts, styles and <blockquote> (quoted mail)."""
+
+    SKIP = {"script", "style", "head", "title", "blockquote"}
+    BREAK = {"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table", "section"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.SKIP:
+            self.skip += 1
+        elif tag in self.BREAK:
+            self.out.append("\n")
+
+    def handle_endtag(self, tag):
+        if tag in self.SKIP:
+            self.skip = max(0, self.skip - 1)
+        elif tag in self.BREAK:
+            self.out.append("\n")
+
+    def handle_data(self, data):
+        if not self.skip:
+            self.out.append(data)
+
+
+def html_to_text(markup: str) -> str:
+    p = _HTMLText()
+    try:
+        p.feed(markup)
+        p.close()
+    except Exception:
+        return html.unescape(re.sub(r"<[^>]+>", " ", markup))
+    text = "".join(p.out).replace("\xa0", " ")
+    return re.sub(r"\n\s*\n+", "\n", text).strip()
+
+
+def _span_bytes(spans: "_Spans", span: tuple[int, int]) -> bytes:
+    out: list[bytes] = []
+    spans.decode(span, out.append)
+    return b"".join(out)
+
+
+def _payload_text(part: Message, data: bytes | None = None) -> str:
+    if data is None:
+        data = part.get_payload(decode=True) or b""
+    cs = (part.get_content_charset() or "").lower()
+    if cs in ("gb2312", "gbk", "x-gbk", "cp936", "gb_2312-80"):
+        cs = "gb18030"
+    if cs:
+        try:
+            return data.decode(cs)
+        except (LookupError, UnicodeDecodeError):
+            pass
+    return decode_text(data)
+
+
+def _raw8bit_fixed(part: Message) -> Message:
+    """Old Outlook and some phones put raw GBK bytes in Content-Disposition / Content-Type;
+    compat32 would turn them into U+FFFD. Decode the bytes ourselves into a stand-in header set."""
+    raw = [(k, v) for k, v in part._headers if k.lower() in ("content-disposition", "content-type")]
+    if not any(isinstance(v, str) and any("\udc80" <= ch <= "\udcff" for ch in v) for _, v in raw):
+        return part
+    fixed = Message()
+    for k, v in raw:
+        fixed[k] = decode_text(str(v).encode("utf-8", "surrogateescape"))
+    return fixed
+
+
+def _filename(part: Message) -> str:
+    src = _raw8bit_fixed(part)
+    name = src.get_filename()
+    if not name:
+        name = src.get_param("name", header="content-type")
+    return decode_words(name) if name else ""
+
+
+def _disposition(part: Message) -> str:
+    return str(part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+
+
+def _is_attachment(part: Message) -> bool:
+    disp = _disposition(part)
+    return disp == "attachment" or bool(_filename(part))
+
+
+class _Spans:
+    """The long base64 runs cut out of a mail by `_skeleton`: token → (start, end) in `path`."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.prefix = f"ribao-span-{uuid.uuid4().hex}-"
+        self.ranges: dict[str, tuple[int, int]] = {}
+
+    def claim(self, part: Message) -> tuple[int, int] | None:
+        """The range to decode when the part's whole body is one base64 run; otherwise any
+        token in the body is put back as the original text and None is returned."""
+        payload = part._payload
+        if not isinstance(payload, str) or self.prefix not in payload:
+            return None
+        token = payload.strip()
+        if token in self.ranges and str(part.get("content-transfer-encoding", "")).strip().lower() == "base64":
+            return self.ranges[token]
+        part._payload = re.sub(re.escape(self.prefix) + r"\d{8}", self._original, payload)
+        return None
+
+    def _original(self, m: re.Match) -> str:
+        start, end = self.ranges.get(m.group(0), (0, 0))
+        with open(self.path, "rb") as fh:
+            fh.seek(start)
+            text = fh.read(end - start).decode("ascii", "surrogateescape")
+        return text.replace("\r\n", "\n").replace("\r", "\n")     # as the parser's universal newlines did
+
+    def decode(self, span: tuple[int, int], sink) -> None:
+        """Base64 from the file's byte range to sink(bytes), 1 MB at a time; stops at the first
+        padding, as the standard library's decoder does."""
+        start, end = span
+        carry = b""
+        with open(self.path, "rb") as fh:
+            fh.seek(start)
+            left = end - start
+            while left > 0:
+                chunk = fh.read(min(1 << 20, left))
+                if not chunk:
+                    break
+                left -= len(chunk)
+                data = carry + chunk.translate(None, b"\r\n")
+                cut = len(data) - len(data) % 4
+                carry = data[cut:]
+                sink(binascii.a2b_base64(data[:cut]))
+                if b"=" in data[:cut]:
+                    return
+        if len(carry) > 1:
+            sink(binascii.a2b_base64(carry + b"=" * (4 - len(carry))))
+
+
+def _skeleton(src, dst, spans: _Spans) -> None:
+    """Copy src to dst, each run of whole base64 lines longer than SPAN_BYTES replaced by one token
+    line. A run starts at the start of a line and ends at the end of one (a blank line, a boundary,
+    a header, EOF); anything else is copied unchanged, so tokens stand only where the base64 did."""
+    pos, at_line_start = 0, True
+    run_start, run_size, held, ending = None, 0, [], b""
+
+    def flush(end: int, eof: bool = False) -> None:
+        nonlocal run_start, run_size, held
+        if run_start is not None:
+            if run_size > SPAN_BYTES and (ending or eof):
+                token = f"{spans.prefix}{len(spans.ranges):08d}"    # fixed width: digits may follow it
+                spans.ranges[token] = (run_start, end - len(ending))
+                dst.write(token.encode("ascii") + ending)
+            elif held is not None:
+                dst.writelines(held)
+            else:                              # too long to have held: copy it back from the file
+                _copy(src, dst, run_start, end)
+        run_start, run_size, held = None, 0, []
+
+    while True:
+        if run_start is not None and held is None:
+            # deep in a long run: skip whole base64 lines a block at a time (C speed), not line by line
+            block = src.read(_PIECE)
+            m = _B64_LINES.match(block)
+            step = m.end() if m else 0
+            src.seek(pos + step)
+            if step:
+                run_size += step
+                ending = b"\r\n" if block[:step].endswith(b"\r\n") else b"\n"
+                pos += step
+                at_line_start = True
+                if step == len(block):
+                    continue
+        line = src.readline(_PIECE)
+        if not line:
+            break
+        body = line.rstrip(b"\r\n")
+        if body and (run_start is not None or at_line_start) and _B64_LINE.fullmatch(body):
+            if run_start is None:
+                run_start = pos
+            run_size += len(line)
+            ending = line[len(body):]
+            if held is not None:
+                held.append(line)
+                if run_size > SPAN_BYTES:
+                    held = None
+        else:
+            flush(pos)
+            dst.write(line)
+        pos += len(line)
+        at_line_start = line.endswith(b"\n")
+    flush(pos, eof=True)
+
+
+def _copy(src, dst, start: int, end: int) -> None:
+    here = src.tell()
+    src.seek(start)
+    left = end - start
+    while left > 0:
+        chunk = src.read(min(1 << 20, left))
+        if not chunk:
+            break
+        dst.write(chunk)
+        left -= len(chunk)
+    src.seek(here)
+
+
+class _Writer:
+    """Writes each attachment to `workdir` under a safe, unique name."""
+
+    def __init__(self, workdir: Path, spans: _Spans | None = None):
+        self.workdir = workdir
+        self.spans = spans
+        self.n = 0
+
+    def _path(self, name: str) -> Path:
+        self.n += 1
+        return self.workdir / f"{self.n:04d}_{safe_name(name)}"
+
+    def write(self, name: str, data: bytes, ctype: str) -> Attachment:
+        path = self._path(name)
+        path.write_bytes(data)
+        return Attachment(name=name, path=path, size=len(data), content_type=ctype,
+                          sha256=hashlib.sha256(data).hexdigest())
+
+    def write_span(self, name: str, span: tuple[int, int], ctype: str) -> Attachment:
+        path, sha, size = self._path(name), hashlib.sha256(), 0
+        with open(path, "wb") as fh:
+            def sink(data: bytes) -> None:
+                nonlocal size
+                sha.update(data)
+                fh.write(data)
+                size += len(data)
+            self.spans.decode(span, sink)
+        return Attachment(name=name, path=path, size=size, content_type=ctype, sha256=sha.hexdigest())
+
+
+def _walk(msg: Message, out: ParsedMessage, writer: _Writer, depth: int, counter: list[int]) -> None:
+    """Depth-first over one message's MIME tree: its body to out.bodies, its files to disk;
+    forwarded messages (message/rfc822) are opened in turn, down to MAX_NESTING."""
+    texts: dict[str, str] = {}
+
+    def visit(part: Message, level: int) -> None:
+        counter[0] += 1
+        if counter[0] > MAX_PARTS:
+            if counter[0] == MAX_PARTS + 1:
+                out.problems.append(f"more than {MAX_PARTS} MIME parts; the rest were not read")
+            return
+        if level > 60:
+            out.problems.append("MIME tree nested too deeply")
+            return
+        ctype = part.get_content_type()
+        if ctype == "message/rfc822" or (part.is_multipart() and ctype.startswith("message/")):
+            inner = part.get_payload()
+            for sub in inner if isinstance(inner, list) else [inner]:
+                if not isinstance(sub, Message):
+                    continue
+                if depth + 1 > MAX_NESTING:
+                    out.problems.append("forwarded mail nested too deeply; inner parts not read")
+                    continue
+                _walk(sub, out, writer, depth + 1, counter)
+            part.set_payload(None)
+            return
+        if part.is_multipart():
+            payload = part.get_payload()
+            for sub in payload if isinstance(payload, list) else []:
+                if isinstance(sub, Message):
+                    visit(sub, level + 1)
+            return
+        span = writer.spans.claim(part) if writer.spans else None
+        if ctype in ("text/plain", "text/html") and not _is_attachment(part):
+            if ctype not in texts:
+                try:
+                    texts[ctype] = _payload_text(part, _span_bytes(writer.spans, span) if span else None)
+                except Exception:
+                    texts[ctype] = ""
+            return
+        given = _filename(part)
+        name = given or _default_name(ctype, writer.n + 1)
+        if span:
+            att = writer.write_span(name, span, ctype)
+            att.named = bool(given)
+            att.inline = bool(part.get("Content-ID")) and _disposition(part) != "attachment"
+            out.attachments.append(att)
+            part.set_payload(None)
+            return
+        try:
+            data = part.get_payload(decode=True) or b""
+        except Exception:
+            data = b""
+            out.problems.append(f"attachment {name} could not be decoded")
+        att = writer.write(name, data, ctype)
+        att.named = bool(given)
+        att.inline = bool(part.get("Content-ID")) and _disposition(part) != "attachment"
+        out.attachments.append(att)
+        part.set_payload(None)          # free the memory now
+        del data
+
+    visit(msg, 0)
+    plain, markup = texts.get("text/plain"), texts.get("text/html")
+    if plain is not None and plain.strip():
+        text = plain
+    elif markup is not None:
+        text = html_to_text(markup)
+        out.html_only = out.html_only or depth == 0
+    else:
+        text = ""
+    if depth == 0:
+        out.bodies.insert(0, text)      # the mail's own body comes first, forwarded ones after
+    elif text.strip():
+        out.bodies.append(text)
+
+
+def _default_name(ctype: str, n: int) -> str:
+    ext = {"image/jpeg": "jpg", "image/png": "png", "video/mp4": "mp4", "message/rfc822": "eml",
+           "application/pdf": "pdf", "text/plain": "txt"}.get(ctype, "bin")
+    return f"attachment-{n}.{ext}"
+
+
+def parse_file(path: Path, workdir: Path) -> ParsedMessage:
+    """Parse the mail in `path` with its long base64 runs left in the file (see the top)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    spans = _Spans(Path(path))
+    with open(path, "rb") as src, tempfile.TemporaryFile(dir=workdir) as skel:
+        _skeleton(src, skel, spans)
+        skel.seek(0)
+        msg = email.message_from_binary_file(skel, policy=email.policy.compat32)
+    return parse_message(msg, workdir, spans)
+
+
+def parse_bytes(raw: bytes, workdir: Path) -> ParsedMessage:
+    return parse_message(email.message_from_bytes(raw, policy=email.policy.compat32), workdir)
+
+
+def parse_message(msg: Message, workdir: Path, spans: _Spans | None = None) -> ParsedMessage:
+    workdir.mkdir(parents=True, exist_ok=True)
+    out = ParsedMessage()
+    raw: dict[str, list[str]] = {}
+    for key, value in msg._headers:      # raw values: 8-bit GBK survives as surrogates, decoded below
+        raw.setdefault(key.lower(), []).append(str(value))
+        out.headers.setdefault(key.lower(), []).append(decode_words(value) if key.lower() != "message-id" else str(value).strip())
+    out.message_id = out.header("message-id").strip()
+    out.subject = out.header("subject")
+    froms = _addresses(raw.get("from", [])[:1])
+    if froms:
+        name, addr = froms[0]
+        out.sender_name, out.sender = decode_words(name), decode_words(addr).lower()
+    rt = _addresses(raw.get("reply-to", [])[:1])
+    out.reply_to = decode_words(rt[0][1]).lower() if rt and rt[0][1] else ""
+    out.to = [decode_words(a).lower() for _, a in _addresses(raw.get("to", []) + raw.get("cc", [])) if a]
+    out.date = _date(out.header("date"))
+    out.content_type = msg.get_content_type()
+    if msg.defects:
+        out.problems.extend(type(d).__name__ for d in msg.defects)
+    _walk(msg, out, _Writer(workdir, spans), 0, [0])
+    return out
+
+
+def _addresses(values: list[str]) -> list[tuple[str, str]]:
+    """Address lists parsed BEFORE any RFC 2047 word is decoded: decoded first, a display name
+    =?utf-8?B?...?= meaning `x\r\nCc: a@evil.test` became part of the address syntax, and our
+    reply went to a@evil.test. Names are decoded afterwards by the caller."""
+    return getaddresses([re.sub(r"[\r\n]+", " ", v) for v in values])
+
+
+def _date(value: str) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        d = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return d

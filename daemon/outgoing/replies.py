@@ -1,0 +1,182 @@
+"""Answer a school: decide whether to reply, to whom, render the reply, put it in the outbox.
+
+Never to auto-replies, bounces, unrelated mail, mailing lists or ourselves, and never the same
+reply twice. A known sender (the From is one of the school's addresses, or staff assigned the
+mail) gets the full reply at its From, or at a Reply-To that is one of the same school's
+addresses; over `max_per_day` or `max_per_sender_per_day` it waits for the next day's budget.
+Anyone else gets at most one fixed reply per address per day, at its From, that quotes nothing
+it sent, from its own budget `max_unknown_per_day`. Every reply is read back before it is queued.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import re
+from email.utils import getaddresses
+
+from daemon.model import Verdict
+from daemon.outgoing.mailout import build, check, clean_header, valid_address
+from daemon.profile import Profile
+from daemon.store.db import Store, now_iso
+from daemon.templating import render, zh_date, zh_time
+
+log = logging.getLogger("ribao.replies")
+LIVE = "state in ('pending','sending','sent','uncertain')"
+DEFER_DAYS = 14                  # a known sender's reply waits at most this many days for a budget
+STRANGER_SUBJECT = "【已收到】您的来信"
+
+
+def is_known(verdict: Verdict) -> bool:
+    """The mail came from one of its school's known addresses, or staff assigned it."""
+    return verdict.school_how in ("sender", "staff")
+
+
+def reply_to_address(verdict: Verdict, msg_headers: dict, roster=None, known: bool = True) -> str:
+    """The From address; a Reply-To only when it is a known address of the same school."""
+    sender = (verdict.sender or "").strip().lower()
+    if not known or roster is None or not verdict.school:
+        return sender
+    rt = (msg_headers.get("reply-to") or [""])[0]
+    addrs = [a.strip().lower() for _, a in getaddresses([rt]) if a]
+    school = roster.by_email(addrs[0]) if addrs else None
+    return addrs[0] if school is not None and school.name == verdict.school else sender
+
+
+def why_not(verdict: Verdict, recipient: str, own: set[str], cfg) -> str | None:
+    """The reason not to answer, or None to answer."""
+    if not cfg.enabled:
+        return "replies are off in config"
+    if verdict.kind != "report":
+        return f"kind {verdict.kind}: never answered"
+    if not valid_address(recipient):
+        return f"no usable reply address ({recipient!r})"
+    if recipient in own or verdict.sender in own:
+        return "sent by ourselves"
+    if recipient in {a.lower() for a in cfg.ignore_senders}:
+        return "sender on the ignore list"
+    if verdict.ok and not cfg.receipts and not verdict.defects:
+        return "receipts are off in config"
+    return None
+
+
+def content_key(verdict: Verdict, recipient: str) -> str:
+    """Same recipient, same report, same findings → same key → sent once."""
+    basis = json.dumps([recipient, verdict.school, verdict.deliverables, verdict.report_date, verdict.ok,
+                        sorted((d.code, d.file or "") for d in verdict.defects)], ensure_ascii=False)
+    return "reply:" + hashlib.sha256(basis.encode()).hexdigest()[:32]
+
+
+def render_reply(verdict: Verdict, profile: Profile, subject: str) -> tuple[str, str, str]:
+    names = {d.id: d.name for d in profile.deliverables}
+    what = "、".join(names.get(d, d) for d in verdict.deliverables) or "邮件"
+    reqs = []
+    if "daily" in verdict.deliverables and not verdict.ok:
+        reqs = [r for r in (profile.text.requirement, profile.photos.requirement, profile.videos.requirement) if r]
+        reqs = list(dict.fromkeys(reqs))
+    ctx = dict(
+        school=verdict.school, what=what, ok=verdict.ok,
+        received_zh=zh_time(verdict.received), report_date_zh=zh_date(verdict.report_date) + "活动" if verdict.report_date else "",
+        due_zh=zh_time(verdict.due) if verdict.due and not verdict.ok else "",
+        errors=[d for d in verdict.defects if d.severity == "error"],
+        warnings=[d for d in verdict.defects if d.severity != "error"],
+        materials=verdict.materials, requirements=reqs, issuer=profile.issuer, subject=subject,
+    )
+    prefix = "【已收到】" if verdict.ok else "【请修改】"
+    subj = clean_header(f"{prefix}回复：{verdict.subject or what}")
+    text = re.sub(r"\n{3,}", "\n\n", render("reply.txt.j2", **ctx))
+    return subj, text, render("reply.html.j2", **ctx)
+
+
+def render_stranger(profile: Profile) -> tuple[str, str]:
+    """The fixed reply to an unknown address: nothing in it comes from the mail."""
+    return STRANGER_SUBJECT, render("stranger.txt.j2", issuer=profile.issuer or "教育局")
+
+
+def enqueue_reply(store: Store, ident: int, verdict: Verdict, profile: Profile, msg_headers: dict,
+                  *, sender: str, own: set[str], cfg, tz, roster=None, staff_assigned: bool = False) -> str:
+    """Record what happens to this message's reply: pending, or suppressed with the reason.
+
+    staff_assigned: staff just assigned this (held) mail to a school; its sender gets one reply
+    about the school's day even though it already had the day's reply to an unknown address."""
+    known = staff_assigned or is_known(verdict)
+    recipient = reply_to_address(verdict, msg_headers, roster, known)
+    # limits count per day of arrival: a backlog after an outage is not one flood
+    day = (verdict.received or dt.datetime.now(tz).isoformat())[:10]
+    key = content_key(verdict, recipient) if known else stranger_key(recipient, day)
+    if store.db.execute("select 1 from outbox where message = ? and kind = 'reply' and dedupe_key in (?, ?)",
+                        [ident, key, f"skip:{key}:{ident}"]).fetchone():
+        return "already queued"          # a restart, or a rejudge that changed nothing
+    if staff_assigned and store.db.execute(f"select 1 from outbox where message = ? and kind = 'reply' and "
+                                           f"dedupe_key like 'reply:%' and {LIVE}", [ident]).fetchone():
+        return "already queued"          # the one reply after an assignment went out already
+    reason = why_not(verdict, recipient, own, cfg)
+    when = day
+    if reason is None and store.db.execute("select 1 from outbox where dedupe_key = ?", [key]).fetchone():
+        reason = ("the same reply was already sent to this address" if known else
+                  "an unknown address gets one reply a day, and this one had it")
+    if reason is None and known:
+        when, reason = _known_day(store, recipient, day, cfg)
+    elif reason is None:
+        n = store.db.execute(f"select count(*) from outbox where day = ? and dedupe_key like 'stranger:%' and {LIVE}",
+                             [day]).fetchone()[0]
+        if n >= cfg.max_unknown_per_day:
+            reason = f"limit of {cfg.max_unknown_per_day} replies per day to unknown addresses reached"
+    if reason is not None:
+        _record(store, ident, key, recipient, day, "suppressed", reason)
+        return f"suppressed: {reason}"
+    if known:
+        subject, text, html = render_reply(verdict, profile, verdict.subject)
+        mid = verdict.message_id
+        msg = build(sender=sender, to=recipient, subject=subject, text=text, html=html, in_reply_to=mid,
+                    references=(msg_headers.get("references") or [""])[0])
+    else:                               # nothing of theirs: no subject, no names, no thread
+        subject, text = render_stranger(profile)
+        msg = build(sender=sender, to=recipient, subject=subject, text=text)
+    raw = msg.as_bytes()
+    unsafe = check(raw, msg)
+    if unsafe:
+        log.error("message %s: reply to %s refused: %s", ident, recipient, unsafe)
+        store.event("error", f"message {ident}: reply refused: {unsafe}")
+        _record(store, ident, key, recipient, day, "failed", f"refused: {unsafe}")
+        return f"failed: refused: {unsafe}"
+    next_try = now_iso() if when == day else _midnight(when, tz)
+    store.db["outbox"].insert({"message": ident, "kind": "reply", "dedupe_key": key, "recipient": recipient,
+                               "subject": clean_header(subject), "raw": raw.decode("ascii", "replace"),
+                               "state": "pending", "created_at": now_iso(), "next_try": next_try, "day": when},
+                              ignore=True)
+    return "queued" if when == day else f"queued for {when}: the day's reply limit was reached"
+
+
+def stranger_key(recipient: str, day: str) -> str:
+    """One key per unknown address and day: the unique index makes it one reply, whatever races."""
+    return "stranger:" + hashlib.sha256(f"{recipient}\n{day}".encode()).hexdigest()[:32]
+
+
+def _known_day(store: Store, recipient: str, day: str, cfg) -> tuple[str, str | None]:
+    """The first day from `day` on with budget left for a reply to a known address."""
+    d = dt.date.fromisoformat(day)
+    for _ in range(DEFER_DAYS):
+        iso = d.isoformat()
+        mine = store.db.execute(f"select count(*) from outbox where recipient = ? and day = ? and {LIVE}",
+                                [recipient, iso]).fetchone()[0]
+        known = store.db.execute(f"select count(*) from outbox where day = ? and dedupe_key like 'reply:%' and {LIVE}",
+                                 [iso]).fetchone()[0]
+        if mine < cfg.max_per_sender_per_day and known < cfg.max_per_day:
+            return iso, None
+        d += dt.timedelta(days=1)
+    return day, f"reply limits (max_per_day {cfg.max_per_day}, max_per_sender_per_day " \
+                f"{cfg.max_per_sender_per_day}) reached for the next {DEFER_DAYS} days"
+
+
+def _midnight(day: str, tz) -> str:
+    """The start of `day` in the profile's timezone, written as now_iso() writes (string-comparable)."""
+    start = dt.datetime.combine(dt.date.fromisoformat(day), dt.time(), tzinfo=tz)
+    return start.astimezone(dt.timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+def _record(store: Store, ident: int, key: str, recipient: str, day: str, state: str, reason: str) -> None:
+    store.db["outbox"].insert({"message": ident, "kind": "reply", "dedupe_key": f"skip:{key}:{ident}",
+                               "recipient": recipient, "subject": "", "raw": None, "state": state,
+                               "reason": reason, "created_at": now_iso(), "day": day}, ignore=True)
