@@ -108,6 +108,8 @@ class Store:
             db["mailbox_state"].create({"folder": str, "uidvalidity": int, "last_uid": int,
                                         "last_poll": str, "last_error": str, "last_error_at": str},
                                        pk="folder")
+        if "idle" not in db["mailbox_state"].columns_dict:     # 1 in IDLE, 0 polling only, NULL not known
+            db["mailbox_state"].add_column("idle", int)
         if "school_emails" not in db.table_names():
             db["school_emails"].create({"email": str, "school": str, "by": str, "at": str}, pk="email")
         if "corrections" not in db.table_names():
