@@ -87,3 +87,28 @@ def test_status_idle_is_null_for_a_maildir(tmp_path):
     mb = json.loads(r.stdout)["mailbox"]
     assert mb["idle"] is None and {"folder", "last_poll", "last_uid", "last_error"} <= set(mb)
     assert "IDLE" not in ribao("status", "--config", str(cfg)).stdout
+
+
+def test_mail_announced_during_a_poll_is_polled_again(tmp_path):
+    """APScheduler skips a job instance while one runs, so a wake mid-poll must not be lost."""
+    from daemon import config, profile, roster
+    from daemon.runner import Runner
+    md = tmp_path / "md"
+    for sub in ("cur", "new", "tmp"):
+        (md / sub).mkdir(parents=True)
+    cfg = config.load(write_config(tmp_path / "c", maildir=md))
+    r = Runner(cfg, profile.load("xiamen-2023"), roster.load(cfg.rules.roster))
+    calls = []
+
+    def poll_once():
+        calls.append(r.polling)
+        if len(calls) == 1:
+            r.wake()                    # IDLE announces mail while this poll runs
+        return {"new": 0, "judged": 0, "quarantined": 0, "duplicates": 0}
+    r.service.poll_once = poll_once
+    r.add_jobs()
+    r.poll()
+    assert calls == [True, True] and not r.polling
+    r.poll()                            # no wake this time: one poll
+    assert len(calls) == 3
+    r.service.close()
