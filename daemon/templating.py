@@ -33,6 +33,14 @@ def zh_time(value) -> str:
     return f"{d.month}月{d.day}日 {d:%H:%M}"
 
 
+def zh_stamp(value) -> str:
+    """When a report was made (统计于): with the year, since digests and workbooks are kept for years."""
+    if not value:
+        return ""
+    d = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return f"{d.year}年{d.month}月{d.day}日 {d:%H:%M}"
+
+
 def zh_date(value) -> str:
     if not value:
         return ""

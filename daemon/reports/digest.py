@@ -17,7 +17,7 @@ from ..mailout import build, transport as make_transport, valid_address
 from ..profile import Profile
 from ..roster import Roster
 from ..store import Store, now_iso
-from ..templating import render, zh_date, zh_time
+from ..templating import render, zh_date, zh_stamp, zh_time
 from . import chart
 from .day import ACCEPTED, LATE, MISSING, NOT_DUE, ON_TIME, Day, day_status, due_text, week_counts
 from .thumbs import Thumbs
@@ -89,7 +89,7 @@ def build_digest(profile: Profile, roster: Roster, store: Store, day: dt.date, *
     ctx = dict(
         title=f"{short(profile.name, 60)}一日一报情况", day_zh=zh_date(day),
         weekday="一二三四五六日"[day.weekday()], due_zh=due_text(info.due),
-        made_zh=zh_time(now), fig=fig, rows=rows, missing=missing, chart_cid=chart_cid,
+        made_zh=zh_stamp(now), fig=fig, rows=rows, missing=missing, chart_cid=chart_cid, chart_w=chart.WIDTH,
         unattributed=[{"received_zh": zh_time(u["received"]), "sender": short(u["sender"], 60),
                        "subject": short(u["subject"] or "（无主题）", 80), "why": u["why"], "id": u["id"]}
                       for u in info.unattributed],
