@@ -71,7 +71,8 @@ class IdleWatcher:
                     if self.stopping.is_set():
                         break
                     if not lost:        # once per outage, not once per retry
-                        log.warning("IDLE connection lost (%s); reconnecting, polling every %s s meanwhile", e, every)
+                        what = "IDLE connection lost" if connected_once else "IDLE cannot connect yet"
+                        log.warning("%s (%s); retrying, polling every %s s meanwhile", what, e, every)
                         self._record(None)
                     lost = True
                     self.stopping.wait(backoff)
