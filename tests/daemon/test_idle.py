@@ -2,6 +2,7 @@
 interval far longer than the test, so only IDLE can explain a prompt answer."""
 from __future__ import annotations
 
+import json
 import time
 
 from tests.builders.config import write_config
@@ -45,7 +46,6 @@ def test_new_mail_is_answered_at_once_and_after_a_server_restart(tmp_path, dovec
         assert daemon.stop() == 0
     assert [m.rcpt_tos for m in smtp_server.messages] == [["school@qq.com"]] * 2
     r = ribao("status", "--json", "--config", str(cfg))
-    import json
     assert json.loads(r.stdout)["mailbox"]["idle"] is None          # stopped: nothing is idling
 
 
@@ -82,7 +82,6 @@ def test_status_idle_is_null_for_a_maildir(tmp_path):
         (md / sub).mkdir(parents=True)
     cfg = write_config(tmp_path / "ribao", maildir=md)
     assert ribao("run", "--once", "--config", str(cfg)).returncode == 0
-    import json
     r = ribao("status", "--json", "--config", str(cfg))
     mb = json.loads(r.stdout)["mailbox"]
     assert mb["idle"] is None and {"folder", "last_poll", "last_uid", "last_error"} <= set(mb)
