@@ -1,8 +1,8 @@
 """`ribao run`: the long-running service, a thin loop of APScheduler jobs over Service.
 
 Jobs: `poll` (interval, never overlapping, misfires coalesced), and the digest, reminders and
-week summary at the times config gives. An IMAP IDLE watcher on its own connection wakes the poll
-job early when mail arrives. SIGTERM lets the message in hand finish, then exits cleanly.
+week summary at the times config gives. An IMAP IDLE watcher on its own connection (daemon/intake/idle.py)
+wakes the poll job as soon as mail arrives. SIGTERM lets the message in hand finish, then exits cleanly.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from daemon import systemd
 from daemon.config import Config
-from daemon.intake import MailboxError, open_source
+from daemon.intake import MailboxError
 from daemon.service import Service
 
 log = logging.getLogger("ribao")
@@ -32,11 +32,26 @@ class Runner:
                                                          "misfire_grace_time": 3600})
         self.last_ok: dt.datetime | None = None
         self.polling = False
+        self._woken = False
+        self._wake_lock = threading.Lock()
         self.failures = 0
 
     # ------------------------------------------------------------ jobs
     def poll(self) -> dict | None:
-        self.polling = True
+        """The poll job; once more at once when IDLE announced mail while it ran."""
+        while True:
+            with self._wake_lock:
+                self.polling, self._woken = True, False
+            try:
+                counts = self._poll()
+            finally:
+                with self._wake_lock:
+                    self.polling = False
+                    again = self._woken and not self.stopping.is_set()
+            if not again:
+                return counts
+
+    def _poll(self) -> dict | None:
         self.service.progress = time.monotonic()
         try:
             counts = self.service.poll_once()
@@ -50,8 +65,6 @@ class Runner:
             log.exception("poll failed: %s", e)
             self.service.store.event("error", f"poll failed: {type(e).__name__}: {e}")
             return None
-        finally:
-            self.polling = False
         self.failures = 0
         self.last_ok = dt.datetime.now()
         if counts["new"]:
@@ -82,23 +95,23 @@ class Runner:
             return
         jobs.add_jobs(self.scheduler, self.cfg, self.profile, self.service)
 
+    def wake(self) -> None:
+        """New mail announced (IDLE): poll now. A poll in progress polls once more when it ends instead,
+        since APScheduler would skip a second instance of the job rather than queue it."""
+        with self._wake_lock:
+            self._woken = True
+            if self.polling:
+                return
+        job = self.scheduler.get_job("poll")
+        if job:
+            job.modify(next_run_time=dt.datetime.now(self.profile.tz))
+
     def idle_watcher(self) -> None:
-        """A second IMAP connection in IDLE; new mail moves the poll job to now."""
-        if self.cfg.mailbox.kind != "imap" or not self.cfg.mailbox.idle:
+        """A second IMAP connection in IDLE (daemon/intake/idle.py); new mail calls wake()."""
+        if self.cfg.mailbox.kind != "imap":
             return
-        src = open_source(self.cfg.mailbox, self.service.store.root / "spool")
-        while not self.stopping.is_set():
-            try:
-                if src.wait(min(600, self.cfg.schedule.poll_seconds * 10)) and not self.stopping.is_set():
-                    job = self.scheduler.get_job("poll")
-                    if job:
-                        job.modify(next_run_time=dt.datetime.now(self.profile.tz))
-            except MailboxError:
-                self.stopping.wait(self.cfg.schedule.poll_seconds)
-            except Exception:
-                log.exception("IDLE watcher")
-                self.stopping.wait(self.cfg.schedule.poll_seconds)
-        src.close()
+        from daemon.intake.idle import IdleWatcher
+        IdleWatcher(self.cfg, self.wake, self.stopping).run()
 
     # ------------------------------------------------------------ life cycle
     def stop(self, *_args) -> None:
@@ -112,6 +125,8 @@ class Runner:
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
         self.add_jobs()
+        if self.cfg.mailbox.kind == "imap":         # whatever a previous run left: not known yet
+            self.service.store.set_mailbox_state(self.cfg.mailbox.folder, idle=None)
         threading.Thread(target=self.idle_watcher, name="idle", daemon=True).start()
         systemd.notify("READY=1", "STATUS=started")
         log.info("ribao running: profile %s, mailbox %s, poll every %ss", self.profile.id,
@@ -119,5 +134,7 @@ class Runner:
         try:
             self.scheduler.start()
         finally:
+            if self.cfg.mailbox.kind == "imap":     # nothing idles once we are gone: "not known"
+                self.service.store.set_mailbox_state(self.cfg.mailbox.folder, idle=None)
             self.service.close()
             log.info("stopped")

@@ -12,7 +12,6 @@ import datetime as dt
 import errno
 import json
 import logging
-import os
 import shutil
 import sqlite3
 import time

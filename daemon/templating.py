@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import lru_cache
-from pathlib import Path
 
 import jinja2
 
@@ -33,6 +32,14 @@ def zh_time(value) -> str:
         return ""
     d = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
     return f"{d.month}月{d.day}日 {d:%H:%M}"
+
+
+def zh_stamp(value) -> str:
+    """When a report was made (统计于): with the year, since digests and workbooks are kept for years."""
+    if not value:
+        return ""
+    d = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return f"{d.year}年{d.month}月{d.day}日 {d:%H:%M}"
 
 
 def zh_date(value) -> str:

@@ -93,7 +93,8 @@ def status(config_path, as_json):
         "profile": prof.id,
         "mailbox": {"folder": cfg.mailbox.folder, "last_poll": mb.get("last_poll"),
                     "uidvalidity": mb.get("uidvalidity"), "last_uid": mb.get("last_uid"),
-                    "last_error": mb.get("last_error"), "last_error_at": mb.get("last_error_at")},
+                    "last_error": mb.get("last_error"), "last_error_at": mb.get("last_error_at"),
+                    "idle": _idle(cfg, mb)},
         "messages": store.counts(),
         "outbox": dict(store.db.execute("select state, count(*) from outbox group by state").fetchall()),
         "last_error": None,
@@ -111,6 +112,8 @@ def status(config_path, as_json):
         return
     click.echo(f"规则：{prof.id}")
     click.echo(f"最近一次收信：{mb.get('last_poll') or '（尚未）'}　文件夹：{cfg.mailbox.folder}")
+    if cfg.mailbox.kind == "imap":
+        click.echo("新邮件提醒（IMAP IDLE）：" + _idle_words(out["mailbox"]["idle"], cfg))
     click.echo("邮件状态：" + ("，".join(f"{k} {v}" for k, v in out["messages"].items()) or "（无）"))
     click.echo("发件箱：" + ("，".join(f"{k} {v}" for k, v in out["outbox"].items()) or "（空）"))
     if mb.get("last_error"):
@@ -126,6 +129,22 @@ def status(config_path, as_json):
         for r in out["recent"]:
             click.echo(f"  #{r['id']} {(r['received'] or '')[:16]} {r['school'] or '-'} {r['report_date'] or '-'} "
                        f"{r['kind'] or '-'} {r['verdict'] or '-'} {r['state']}")
+
+
+def _idle(cfg, mb: dict) -> bool | None:
+    """True: the running daemon is in IDLE; False: it polls only; None: not known yet, or not IMAP."""
+    v = mb.get("idle") if cfg.mailbox.kind == "imap" else None
+    return None if v is None else bool(v)
+
+
+def _idle_words(idle: bool | None, cfg) -> str:
+    every = cfg.schedule.poll_seconds
+    if idle:
+        return "已开启，新邮件几秒内处理"
+    if idle is None:
+        return f"未知（服务未运行或正在连接），每 {every} 秒收信一次"
+    why = "配置中已关闭（[mailbox] idle = false）" if not cfg.mailbox.idle else "邮件服务器不支持"
+    return f"{why}，改为每 {every} 秒收信一次"
 
 
 COMMANDS = [run, status]

@@ -315,21 +315,50 @@ class ImapSource:
             transfer([uid], prefix + delim.join(parts))
         self._run(op, f"file UID {uid} into {folder!r}")
 
+    def can_idle(self) -> bool:
+        """Connect (and SELECT) if need be; True when cfg.idle is on and the server offers IDLE after login.
+        A server that can't be reached raises MailboxError, like select()."""
+        if self._c is None:
+            self._open()
+        return bool(self.cfg.idle) and self._c.has_capability("IDLE")
+
+    def _keepalive(self) -> None:
+        """TCP keepalive on the IDLE socket: a server that vanished without a FIN (NAT timeout, cable)
+        is noticed within ~2 minutes instead of at the next re-IDLE."""
+        sock = self._c.socket()
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            for opt, val in (("TCP_KEEPIDLE", 60), ("TCP_KEEPINTVL", 20), ("TCP_KEEPCNT", 3)):
+                if hasattr(socket, opt):
+                    sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, opt), val)
+        except OSError:
+            pass
+
     def wait(self, seconds: float) -> bool:
-        """IDLE (where offered and cfg.idle) until the server reports new mail or `seconds` pass; else sleep.
-        True when something new may be there — also when the connection dropped (the next poll reconnects)."""
+        """IDLE on this source's own connection (opened here if need be) until the server announces new
+        mail (True) or `seconds` pass (False); IDLE is re-issued every IDLE_SECONDS, before the 29 minutes
+        after which servers may drop an idle client (RFC 2177). Where IDLE is off or missing it sleeps and
+        returns True ("look again"). A connection that can't be made or drops raises MailboxError: nothing
+        new is known, and the caller decides when to reconnect."""
         deadline = time.monotonic() + seconds
+        if not self.can_idle():
+            time.sleep(seconds)
+            return True
         c = self._c
         try:
-            if not (self.cfg.idle and c is not None and c.has_capability("IDLE")):
-                time.sleep(seconds)
-                return True
+            self._keepalive()
             while (left := deadline - time.monotonic()) > 0:
                 c.idle()
+                early = c._imap.untagged_responses      # news sent before the server's "+ idling"
+                news = "EXISTS" in early
+                early.clear()
                 try:
-                    resps = c.idle_check(timeout=min(left, IDLE_SECONDS))
+                    resps = [] if news else c.idle_check(timeout=min(left, IDLE_SECONDS))
                 finally:
                     _, more = c.idle_done()
+                if news:
+                    self._changed = True
+                    return True
                 for r in resps + more:
                     kind = r[1] if len(r) > 1 and isinstance(r[0], int) else r[0]
                     if kind == b"BYE":
@@ -339,10 +368,9 @@ class ImapSource:
                         if kind == b"EXISTS" or (kind == b"RECENT" and r[0] > 0):
                             return True
             return False
-        except (*_LOST, _NO):
+        except (*_LOST, _NO) as e:
             self._drop()
-            time.sleep(max(0.0, min(1.0, deadline - time.monotonic())))
-            return True
+            raise self._explain(e) from None
 
     def close(self) -> None:
         c, self._c = self._c, None

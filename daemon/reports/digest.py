@@ -21,7 +21,7 @@ from daemon.reports import chart
 from daemon.reports.day import ACCEPTED, LATE, MISSING, NOT_DUE, ON_TIME, Day, day_status, due_text, week_counts
 from daemon.reports.thumbs import Thumbs
 from daemon.store.db import Store, now_iso
-from daemon.templating import render, zh_date, zh_time
+from daemon.templating import render, zh_date, zh_stamp, zh_time
 
 _WS = re.compile(r"[\s\x00-\x1f\x7f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]+")
 STATUS_COLOUR = {ON_TIME: "#2e7d32", LATE: "#ef6c00", MISSING: "#c62828", ACCEPTED: "#1565c0", NOT_DUE: "#757575"}
@@ -90,7 +90,7 @@ def build_digest(profile: Profile, roster: Roster, store: Store, day: dt.date, *
     ctx = dict(
         title=f"{short(profile.name, 60)}一日一报情况", day_zh=zh_date(day),
         weekday="一二三四五六日"[day.weekday()], due_zh=due_text(info.due),
-        made_zh=zh_time(now), fig=fig, rows=rows, missing=missing, chart_cid=chart_cid,
+        made_zh=zh_stamp(now), fig=fig, rows=rows, missing=missing, chart_cid=chart_cid, chart_w=chart.WIDTH,
         unattributed=[{"received_zh": zh_time(u["received"]), "sender": short(u["sender"], 60),
                        "subject": short(u["subject"] or "（无主题）", 80), "why": u["why"], "id": u["id"]}
                       for u in info.unattributed],

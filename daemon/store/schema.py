@@ -90,7 +90,14 @@ def _v2(db: sqlite_utils.Database) -> None:
         db.execute("alter table messages drop column assigned_by")
 
 
-MIGRATIONS = {1: _v1, 2: _v2}
+def _v3(db: sqlite_utils.Database) -> None:
+    """Whether the running daemon watches the mailbox with IMAP IDLE (1), polls only (0), or
+    doesn't know yet (NULL): `ribao status` shows it."""
+    if "idle" not in db["mailbox_state"].columns_dict:
+        db.execute("alter table mailbox_state add column idle integer")
+
+
+MIGRATIONS = {1: _v1, 2: _v2, 3: _v3}
 LATEST = max(MIGRATIONS)
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import json
-import shutil
 import sqlite3
 import time
 

@@ -1,17 +1,15 @@
 """The daemon against real servers: a Dovecot IMAP mailbox and an SMTP server on loopback."""
 from __future__ import annotations
 
-import datetime as dt
 import email
 import email.policy
 import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 
-from tests.builders.mail import TZ, bounce, build_mail, report_text
+from tests.builders.mail import bounce, build_mail, report_text
 from tests.daemon.conftest import RIBAO, ROOT, ribao, service
 
 FOLDER = "一日一报/2023-05-15/厦门工商旅游学校"

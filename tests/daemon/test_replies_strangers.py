@@ -3,7 +3,6 @@
 plain replies, each to its From, and the roster school's report behind them still gets its own."""
 from __future__ import annotations
 
-import base64
 import email
 import email.policy
 import mailbox

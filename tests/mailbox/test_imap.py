@@ -237,7 +237,8 @@ def test_server_down_is_one_clean_line(dovecot, source):
     msg = str(e.value)
     assert f"127.0.0.1:{dovecot.port}" in msg and "connection refused" in msg and "[mailbox]" in msg
     assert "\n" not in msg and dovecot.password not in msg
-    assert source.wait(0.01) is True              # no connection: it sleeps and says "look again"
+    with pytest.raises(MailboxError, match="connection refused"):
+        source.wait(0.01)                         # no connection: one clean line, the caller retries
 
 
 def test_unknown_host(spool):
@@ -299,6 +300,45 @@ def test_wait_returns_when_mail_arrives_during_idle(dovecot, source):
     assert wire.commands[0] == "IDLE"
     assert source.select().exists == 1
     assert [f.message_id for f in source.fetch_since(0)] == ["<m7@example.test>"]
+
+
+def test_wait_connects_on_its_own(dovecot, source):
+    """The daemon's IDLE source is never select()ed by a poll: wait() must connect, not fall back to sleep."""
+    appended = threading.Timer(0.5, dovecot.append, args=(mail(8),))
+    appended.start()
+    try:
+        assert source.wait(60) is True                # 60 s is only a safety net
+    finally:
+        appended.join()
+    assert source.can_idle() and source._c is not None
+
+
+def test_idle_is_reissued(dovecot, source, monkeypatch):
+    from daemon.mailbox import imap
+    monkeypatch.setattr(imap, "IDLE_SECONDS", 0.2)     # stands for the 25 minutes
+    assert source.can_idle()
+    wire = Wire(source)
+    assert source.wait(1.0) is False
+    assert wire.commands.count("IDLE") >= 3 and set(wire.commands) == {"IDLE"}
+    assert imap.IDLE_SECONDS < 29 * 60
+
+
+def test_wait_raises_when_the_server_goes_and_reconnects_after(dovecot, source):
+    assert source.can_idle()
+    stopped = threading.Timer(0.5, dovecot.stop)
+    stopped.start()
+    try:
+        with pytest.raises(MailboxError, match=f"127.0.0.1:{dovecot.port}"):
+            source.wait(60)
+    finally:
+        stopped.join()
+    dovecot.start()
+    appended = threading.Timer(0.5, dovecot.append, args=(mail(9),))
+    appended.start()
+    try:
+        assert source.wait(60) is True
+    finally:
+        appended.join()
 
 
 def test_wait_times_out_quietly(dovecot, source):

@@ -49,6 +49,13 @@ def test_digest_says_what_was_stored(tmp_path):
     assert "<script" not in html and "http://" not in html and "https://" not in html
 
 
+def test_stamp_carries_the_year(tmp_path):
+    import datetime as dt
+    b, _ = scenario(tmp_path)
+    d = build_digest(b.profile, b.roster, b.store, DAY, now=dt.datetime(2023, 5, 16, 12, 30, tzinfo=b.profile.tz))
+    assert "统计于 2023年5月16日 12:30" in d.html() and "统计于 2023年5月16日 12:30" in d.text
+
+
 def test_mail_is_multipart_with_inline_images(tmp_path):
     b, _ = scenario(tmp_path)
     d = build_digest(b.profile, b.roster, b.store, DAY)
@@ -127,7 +134,7 @@ def test_chart_is_a_real_picture(cjk):
                "accepted": i % 2} for i in range(5)]
     png = week_chart(counts, 6, cjk=cjk)
     with Image.open(io.BytesIO(png)) as im:
-        assert im.format == "PNG" and im.size == (560, 220)
+        assert im.format == "PNG" and im.size == (960, 480)             # 480 × 240 shown, drawn at 2×
         colours = im.convert("RGB").getcolors(10_000)
         assert colours and len(colours) > 3
     assert len(png) < 40_000

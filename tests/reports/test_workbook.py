@@ -123,3 +123,5 @@ def test_summary_mail_once_with_figures_and_workbook(tmp_path):
     assert att.get_filename().endswith(".xlsx")
     wb = openpyxl.load_workbook(io.BytesIO(att.get_content()))
     assert "情况统计表" in wb.sheetnames
+    assert "统计于2023年5月21日 12:30" in text                     # stamps carry the year
+    assert "统计于2023年5月21日 12:30" in wb["情况统计表"]["A2"].value

@@ -6,7 +6,6 @@ import os
 import re
 import stat
 import uuid
-from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
