@@ -214,10 +214,12 @@ class Service:
             self.finish(ident)
 
     def _queue_reply(self, ident: int, verdict, headers: dict) -> None:
+        from daemon.reports.day import verdict_day
         sender = self.cfg.smtp.sender
+        day = verdict_day(self.profile, self.store, verdict) if verdict.known_sender else None
         outcome = replies.enqueue_reply(self.store, ident, verdict, self.profile, headers, sender=sender,
                                         own=self.own, cfg=self.cfg.replies, tz=self.profile.tz,
-                                        roster=self.roster)
+                                        roster=self.roster, school_day=day)
         log.info("message %s: %s %s %s → reply %s", ident, verdict.kind, verdict.school or "-",
                  "ok" if verdict.ok else ",".join(sorted({d.code for d in verdict.defects})), outcome)
 

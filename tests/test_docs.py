@@ -84,3 +84,11 @@ def test_every_command_and_option_is_in_the_readme():
                 if opt.startswith("--") and opt not in ("--help",) and opt not in row:
                     missing.append(f"{full}: option {opt} not in its README row")
     assert not missing, "\n".join(missing)
+
+
+def test_defect_catalogue_and_readme_table_agree_both_ways():
+    from daemon.defects import CATALOGUE
+    rows = dict(re.findall(r"^\| `([a-z0-9_]+\.[a-z0-9_]+)` \| (error|warning) \|", README, re.M))
+    assert set(rows) == set(CATALOGUE), (set(rows) ^ set(CATALOGUE))
+    assert {c: sev for c, (sev, _) in CATALOGUE.items()} == rows
+    assert codes_in_code() <= set(CATALOGUE)

@@ -20,6 +20,7 @@ from daemon.model import Verdict
 from daemon.outgoing.mailout import build, check, clean_header, valid_address
 from daemon.profile import Profile
 from daemon.store.db import Store, now_iso
+from daemon.defects import title
 from daemon.templating import render, zh_date, zh_time
 
 log = logging.getLogger("ribao.replies")
@@ -61,32 +62,59 @@ def why_not(verdict: Verdict, recipient: str, own: set[str], cfg) -> str | None:
     return None
 
 
-def content_key(verdict: Verdict, recipient: str) -> str:
-    """Same recipient, same report, same findings → same key → sent once."""
-    basis = json.dumps([recipient, verdict.school, verdict.deliverables, verdict.report_date, verdict.ok,
-                        sorted((d.code, d.file or "") for d in verdict.defects)], ensure_ascii=False)
-    return "reply:" + hashlib.sha256(basis.encode()).hexdigest()[:32]
+def content_key(verdict: Verdict, recipient: str, day=None) -> str:
+    """Same recipient, same report (or the same state of the school's day), same findings → same
+    key → sent once: an identical resend, or a rejudge that changes nothing, is not answered again."""
+    if day is not None and day.combined is not None:
+        c = day.combined
+        basis = [recipient, verdict.school, verdict.deliverables, verdict.report_date, day.status,
+                 sorted((d["code"], d.get("file") or "") for d in c.open), c.fixed_codes,
+                 [c.text_chars, c.photos, c.videos]]
+    else:
+        basis = [recipient, verdict.school, verdict.deliverables, verdict.report_date, verdict.ok,
+                 sorted((d.code, d.file or "") for d in verdict.defects)]
+    return "reply:" + hashlib.sha256(json.dumps(basis, ensure_ascii=False).encode()).hexdigest()[:32]
 
 
-def render_reply(verdict: Verdict, profile: Profile, subject: str) -> tuple[str, str, str]:
+_REPLY_PREFIX = re.compile(r"^(\s*(【已收到】|【请修改】|回复|答复|回覆|re|fw|fwd|转发)\s*[:：]?\s*)+", re.I)
+
+
+def reply_subject(ok: bool, subject: str, what: str) -> str:
+    """【已收到】回复：<their subject>, never 回复：回复： however often the thread goes back and forth."""
+    core = _REPLY_PREFIX.sub("", subject or "").strip() or what
+    return clean_header(f"{'【已收到】' if ok else '【请修改】'}回复：{core}")
+
+
+def render_reply(verdict: Verdict, profile: Profile, subject: str, day=None) -> tuple[str, str, str]:
+    """The reply; with `day` (the school's day after this mail) it speaks of the whole day: what the
+    bureau now holds, what is still open, what a later mail fixed, and asks only for what is missing."""
     names = {d.id: d.name for d in profile.deliverables}
     what = "、".join(names.get(d, d) for d in verdict.deliverables) or "邮件"
+    if day is not None and day.combined is not None:
+        c = day.combined
+        errors = [{"message": d["text"], "code": d["code"]} for d in c.open if d["severity"] == "error"]
+        warnings = [{"message": d["text"], "code": d["code"]} for d in c.open if d["severity"] != "error"]
+        warnings += [{"message": d.message, "code": d.code} for d in verdict.defects if d.code == "submission.late"]
+        held = {"mails": len(day.messages), "text_chars": c.text_chars, "photos": c.photos, "videos": c.videos}
+        fixed = [title(code) for code in c.fixed_codes]
+    else:
+        errors = [d for d in verdict.defects if d.severity == "error"]
+        warnings = [d for d in verdict.defects if d.severity != "error"]
+        held, fixed = None, []
+    ok = not errors
     reqs = []
-    if "daily" in verdict.deliverables and not verdict.ok:
+    if verdict.recurring and not ok:
         reqs = [r for r in (profile.text.requirement, profile.photos.requirement, profile.videos.requirement) if r]
         reqs = list(dict.fromkeys(reqs))
     ctx = dict(
-        school=verdict.school, what=what, ok=verdict.ok,
+        school=verdict.school, what=what, ok=ok,
         received_zh=zh_time(verdict.received), report_date_zh=zh_date(verdict.report_date) + "活动" if verdict.report_date else "",
-        due_zh=zh_time(verdict.due) if verdict.due and not verdict.ok else "",
-        errors=[d for d in verdict.defects if d.severity == "error"],
-        warnings=[d for d in verdict.defects if d.severity != "error"],
+        due_zh=zh_time(verdict.due) if verdict.due and not ok else "",
+        errors=errors, warnings=warnings, points=len(errors) + len(warnings), held=held, fixed=fixed,
         materials=verdict.materials, requirements=reqs, issuer=profile.issuer, subject=subject,
     )
-    prefix = "【已收到】" if verdict.ok else "【请修改】"
-    subj = clean_header(f"{prefix}回复：{verdict.subject or what}")
     text = re.sub(r"\n{3,}", "\n\n", render("reply.txt.j2", **ctx))
-    return subj, text, render("reply.html.j2", **ctx)
+    return reply_subject(ok, verdict.subject, what), text, render("reply.html.j2", **ctx)
 
 
 def render_stranger(profile: Profile) -> tuple[str, str]:
@@ -95,16 +123,18 @@ def render_stranger(profile: Profile) -> tuple[str, str]:
 
 
 def enqueue_reply(store: Store, ident: int, verdict: Verdict, profile: Profile, msg_headers: dict,
-                  *, sender: str, own: set[str], cfg, tz, roster=None, staff_assigned: bool = False) -> str:
+                  *, sender: str, own: set[str], cfg, tz, roster=None, staff_assigned: bool = False,
+                  school_day=None) -> str:
     """Record what happens to this message's reply: pending, or suppressed with the reason.
 
     staff_assigned: staff just assigned this (held) mail to a school; its sender gets one reply
-    about the school's day even though it already had the day's reply to an unknown address."""
+    about the school's day even though it already had the day's reply to an unknown address.
+    school_day: the school's day after this mail (reports.day.verdict_day): the reply speaks of it."""
     known = staff_assigned or is_known(verdict)
     recipient = reply_to_address(verdict, msg_headers, roster, known)
     # limits count per day of arrival: a backlog after an outage is not one flood
     day = (verdict.received or dt.datetime.now(tz).isoformat())[:10]
-    key = content_key(verdict, recipient) if known else stranger_key(recipient, day)
+    key = content_key(verdict, recipient, school_day) if known else stranger_key(recipient, day)
     if store.db.execute("select 1 from outbox where message = ? and kind = 'reply' and dedupe_key in (?, ?)",
                         [ident, key, f"skip:{key}:{ident}"]).fetchone():
         return "already queued"          # a restart, or a rejudge that changed nothing
@@ -127,7 +157,7 @@ def enqueue_reply(store: Store, ident: int, verdict: Verdict, profile: Profile, 
         _record(store, ident, key, recipient, day, "suppressed", reason)
         return f"suppressed: {reason}"
     if known:
-        subject, text, html = render_reply(verdict, profile, verdict.subject)
+        subject, text, html = render_reply(verdict, profile, verdict.subject, school_day)
         mid = verdict.message_id
         msg = build(sender=sender, to=recipient, subject=subject, text=text, html=html, in_reply_to=mid,
                     references=(msg_headers.get("references") or [""])[0])

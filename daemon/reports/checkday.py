@@ -33,18 +33,15 @@ class CheckDay:
     def add(self, pos: int, path: Path, v: Verdict) -> dict | None:
         """Record mail number `pos`; the school's day row after it (messages as positions), or None
         for auto-replies, unrelated mail and mail tied to no school."""
-        from daemon.reports.day import school_day
+        from daemon.reports.day import verdict_day
         ident = self.store.add_received(uid=pos, uidvalidity=1, folder="check", raw_path=path, raw_sha256=f"check-{pos}",
                                         size=path.stat().st_size, message_id=v.message_id or "",
                                         received=v.received or dt.datetime.now(self.profile.tz).isoformat())
         self.position[ident] = pos
         self.store.save_verdict(ident, v)
-        if v.kind != "report" or not v.school or not v.deliverables:
+        day = verdict_day(self.profile, self.store, v)
+        if day is None:
             return None
-        d = self.profile.deliverable(v.recurring or v.deliverables[0])
-        day = dt.date.fromisoformat(v.report_date) if v.recurring and v.report_date else None
-        if d is None or (d.is_daily and day is None):
-            return None
-        row = school_day(self.profile, self.store, v.school, day, deliverable=d).as_json()
+        row = day.as_json()
         row["messages"] = [self.position[m] for m in row["messages"]]
         return row

@@ -165,6 +165,18 @@ def school_day(profile: Profile, store: Store, school: str, day: dt.date | None,
     return row
 
 
+def verdict_day(profile: Profile, store: Store, v) -> SchoolDay | None:
+    """The school's day a stored verdict joined (what its reply speaks of), or None for mail that
+    joins no day (auto-replies, unrelated or held mail, no school, no deliverable)."""
+    if v.kind != "report" or not v.school or v.held or not v.deliverables:
+        return None
+    d = profile.deliverable(v.recurring or v.deliverables[0])
+    day = dt.date.fromisoformat(v.report_date) if v.recurring and v.report_date else None
+    if d is None or (d.is_daily and day is None):
+        return None
+    return school_day(profile, store, v.school, day, deliverable=d)
+
+
 def unattributed(profile: Profile, store: Store, day: dt.date) -> list[dict]:
     """Reports tied to no school or to a day outside the week, and mail that could not be judged,
     received in the day's window."""

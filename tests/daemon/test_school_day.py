@@ -123,3 +123,37 @@ def test_check_several_mails_prints_the_day_after_each(tmp_path, jpegs):
     assert r.returncode == 2 and "one file" in r.stderr
     one = ribao("check", paths[0], "--json", "--roster", str(roster))
     assert "day" not in json.loads(one.stdout)                 # one file: exactly as before
+
+
+def _replies(cfg):
+    import email
+    import email.policy
+    out = []
+    for p in sorted((cfg.parent / "replies").glob("*.eml")):
+        m = email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+        out.append((str(m["To"]), str(m["Subject"]), m.get_body(("plain",)).get_content()))
+    return out
+
+
+def test_replies_speak_of_the_day(tmp_path, jpegs):
+    good, narrow = jpegs
+    cfg, md = mailbox(tmp_path)
+    caption = "开幕式.jpg：开幕式现场\n实训.jpg：实训室开放"
+    send(md, f"{SCHOOL}一日一报5月15日（一）文字稿", at=D15, body=report_text(1000))
+    send(md, f"回复：回复：{SCHOOL}一日一报5月15日（二）照片", at=D15 + dt.timedelta(minutes=5), body=caption,
+         photos=[("开幕式.jpg", narrow), ("实训.jpg", good[0])])
+    assert ribao("run", "--once", "--config", str(cfg)).returncode == 0
+    send(md, f"{SCHOOL}一日一报5月15日 替换开幕式照片", at=D15 + dt.timedelta(minutes=30), body=caption,
+         photos=[("开幕式.jpg", good[1])])
+    send(md, f"{SCHOOL}一日一报5月15日 替换开幕式照片", at=D15 + dt.timedelta(minutes=31), body=caption,
+         photos=[("开幕式.jpg", good[1])])                  # the same mail again: the day is unchanged
+    assert ribao("run", "--once", "--config", str(cfg)).returncode == 0
+    rs = _replies(cfg)
+    assert len(rs) == 3 and all(to == ADDR for to, _, _ in rs)          # the identical resend gets no second reply
+    (_, s1, t1), (_, s2, t2), (_, s3, t3) = rs
+    assert s1.startswith("【已收到】") and "文字约1000字，照片0张" in t1
+    assert s2 == f"【请修改】回复：{SCHOOL}一日一报5月15日（二）照片"         # never 回复：回复：
+    assert "共收到2封邮件：文字约1000字，照片2张" in t2 and "还有以下问题" in t2 and "\n2. " in t2
+    assert "已收到的材料无需重发" in t2 and "未收到文字" not in t2        # the text came in the first mail
+    assert s3.startswith("【已收到】") and "已改正：照片宽度不足、照片文件太小" in t3 and "共收到3封邮件" in t3
+    assert "这一天的材料已齐全" in t3

@@ -162,3 +162,15 @@ def test_outbox_does_not_send_a_row_with_a_foreign_header(store):
     else:
         assert sent == [["a@school.cn"]]
     assert mailout.check(build(sender="a@x.cn", to="b@x.cn", subject="s", text="t").as_bytes()) is None
+
+
+def test_one_point_is_not_introduced_as_several():
+    from daemon.model import Defect, Verdict
+    from daemon.outgoing.replies import render_reply, reply_subject
+    v = Verdict(kind="report", school="甲校", report_date="2023-05-15", late=False, deliverables=["daily"],
+                defects=[Defect("photo.too_narrow", "error", "a.jpg", "照片“a.jpg”太窄，请发原图。")],
+                materials={"text_chars": 900, "photos": 1, "videos": 0}, subject="一日一报", received="2023-05-16T09:00:00+08:00",
+                school_how="sender", recurring="daily")
+    subject, text, html = render_reply(v, profile.load("xiamen-2023"), v.subject)
+    assert "还有一个问题" in text and "以下" not in text and "1. " not in text and "太窄" in html
+    assert reply_subject(True, "回复：Re: 回复：【请修改】回复：一日一报", "x") == "【已收到】回复：一日一报"
