@@ -91,6 +91,7 @@ class RepliesConfig:
     retry_seconds: list = field(default_factory=lambda: [60, 300, 900, 3600])
     receipts: bool = True               # also answer reports that are fine
     ignore_senders: list = field(default_factory=list)
+    settle_seconds: int = 0             # hold a reply this long for the same school's further mail (0 = off)
 
 
 @dataclass

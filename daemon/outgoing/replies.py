@@ -172,6 +172,10 @@ def enqueue_reply(store: Store, ident: int, verdict: Verdict, profile: Profile, 
         _record(store, ident, key, recipient, day, "failed", f"refused: {unsafe}")
         return f"failed: refused: {unsafe}"
     next_try = now_iso() if when == day else _midnight(when, tz)
+    settle = getattr(cfg, "settle_seconds", 0) or 0
+    if known and settle > 0 and when == day:
+        next_try = max(next_try, _later(settle))
+        _settle(store, ident, verdict, recipient)
     store.db["outbox"].insert({"message": ident, "kind": "reply", "dedupe_key": key, "recipient": recipient,
                                "subject": clean_header(subject), "raw": raw.decode("ascii", "replace"),
                                "state": "pending", "created_at": now_iso(), "next_try": next_try, "day": when},
@@ -198,6 +202,21 @@ def _known_day(store: Store, recipient: str, day: str, cfg) -> tuple[str, str | 
         d += dt.timedelta(days=1)
     return day, f"reply limits (max_per_day {cfg.max_per_day}, max_per_sender_per_day " \
                 f"{cfg.max_per_sender_per_day}) reached for the next {DEFER_DAYS} days"
+
+
+def _later(seconds: int) -> str:
+    return (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=seconds)).astimezone().isoformat(timespec="seconds")
+
+
+def _settle(store: Store, ident: int, verdict: Verdict, recipient: str) -> None:
+    """[replies] settle_seconds: a reply still waiting about the same school's day is replaced by
+    this one, which speaks of the whole day (the school gets one answer for its split mails)."""
+    store.db.execute(
+        "update outbox set state = 'suppressed', reason = ? where kind = 'reply' and state = 'pending' "
+        "and recipient = ? and message != ? and message in (select id from messages where school = ? "
+        "and coalesce(report_date, '') = coalesce(?, '') and deliverables = ?)",
+        [f"replaced by the reply to message {ident}, which speaks of the whole day", recipient, ident,
+         verdict.school, verdict.report_date, json.dumps(verdict.deliverables)])
 
 
 def _midnight(day: str, tz) -> str:

@@ -157,3 +157,25 @@ def test_replies_speak_of_the_day(tmp_path, jpegs):
     assert "已收到的材料无需重发" in t2 and "未收到文字" not in t2        # the text came in the first mail
     assert s3.startswith("【已收到】") and "已改正：照片宽度不足、照片文件太小" in t3 and "共收到3封邮件" in t3
     assert "这一天的材料已齐全" in t3
+
+
+def test_settle_seconds_answers_split_mails_together_once(tmp_path, jpegs):
+    import time
+    good, _ = jpegs
+    md = new_maildir(tmp_path / "md")
+    cfg = write_config(tmp_path / "c", maildir=md)
+    cfg.write_text(cfg.read_text(encoding="utf-8").replace("[replies]\n", "[replies]\nsettle_seconds = 3\n"), encoding="utf-8")
+    send(md, f"{SCHOOL}一日一报5月15日（一）文字稿", at=D15, body=report_text(1000))
+    send(md, f"{SCHOOL}一日一报5月15日（二）照片", at=D15 + dt.timedelta(minutes=2), body="实训.jpg：实训室开放",
+         photos=[("实训.jpg", good[0])])
+    started = time.monotonic()
+    assert ribao("run", "--once", "--config", str(cfg)).returncode == 0
+    if time.monotonic() - started < 3:
+        assert _replies(cfg) == []                        # both held for the school's further mail
+    time.sleep(max(0.0, 3.5 - (time.monotonic() - started)))
+    assert ribao("run", "--once", "--config", str(cfg)).returncode == 0
+    rs = _replies(cfg)
+    assert len(rs) == 1 and "共收到2封邮件：文字约1000字，照片1张" in rs[0][2]
+    reasons = sqlite3.connect(cfg.parent / "data" / "ribao.db").execute(
+        "select reason from outbox where state = 'suppressed'").fetchall()
+    assert len(reasons) == 1 and "speaks of the whole day" in reasons[0][0]
