@@ -113,3 +113,29 @@ def test_forged_roster_address_failing_dmarc_is_held(tmp_path):
     assert ribao("run", "--once", "--config", str(cfg)).returncode == 0
     rows = _db(cfg).execute("select school, school_how from messages order by id").fetchall()
     assert rows == [("厦门信息学校", "subject"), ("厦门信息学校", "sender"), ("厦门信息学校", "sender")]
+
+
+def test_strangers_and_pranksters_over_imap_do_not_stall_a_good_report(setup):
+    """Real Dovecot and SMTP: a newsletter with files, a calendar invite and a prankster naming a
+    school, then the school's own report: the report is answered in the same run, the invite and
+    newsletter get nothing, the prankster's mail is held and answered only with the plain text."""
+    import email
+    import email.policy
+    cfg, dovecot, smtp = setup
+    ics = b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nSUMMARY:Sync\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    dovecot.append(build_mail(subject="Weekly digest", sender="news@example.org", body="Top stories",
+                              attachments=[("report.pdf", b"%PDF-1.4\n%%EOF\n", "application/pdf")]))
+    dovecot.append(build_mail(subject="Invitation: sync", sender="cal@example.org", body="Join us",
+                              attachments=[("invite.ics", ics, "text/calendar")]))
+    dovecot.append(build_mail(subject="…厦门信息学校5月14日…", sender="prankster@gmail.com", body="无"))
+    dovecot.append(build_mail(subject="厦门信息学校一日一报5月14日", sender="xxxx@126.com", body=report_text(1000)))
+    r = ribao("run", "--once", "--config", str(cfg))
+    assert r.returncode == 0, r.stderr
+    got = smtp.wait_for(2)
+    by = {m.rcpt_tos[0]: email.message_from_bytes(m.data, policy=email.policy.default) for m in got}
+    assert set(by) == {"xxxx@126.com", "prankster@gmail.com"}
+    assert str(by["xxxx@126.com"]["Subject"]).startswith("【已收到】")
+    assert str(by["prankster@gmail.com"]["Subject"]) == "【已收到】您的来信"
+    assert "厦门信息学校" not in by["prankster@gmail.com"].get_body(("plain",)).get_content()
+    kinds = _db(cfg).execute("select kind, school_how from messages order by id").fetchall()
+    assert kinds == [("other", ""), ("other", ""), ("report", "subject"), ("report", "sender")]
