@@ -15,9 +15,8 @@ def demo_reports(cfg, prof, ros, store):
     from daemon.reports.workbook import write_workbook
     out = Path(cfg.storage.path).parent / "reports"
     out.mkdir(parents=True, exist_ok=True)
-    days = [r[0] for r in store.db.execute(
-        "select distinct report_date from submissions where report_date between ? and ? "
-        "order by report_date", [prof.week_start.isoformat(), prof.week_end.isoformat()])]
+    from daemon.store.reads import report_days
+    days = report_days(store, prof.week_start.isoformat(), prof.week_end.isoformat())
     if days and ros.schools:
         day = dt.date.fromisoformat(days[-1])
         d = build_digest(prof, ros, store, day)

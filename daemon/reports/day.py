@@ -16,6 +16,7 @@ from daemon.judging.roster import Roster
 from daemon.model import KNOWN_HOW
 from daemon.profile import Profile
 from daemon.reports.combine import Combined, Mail, combine
+from daemon.store import reads
 from daemon.store.db import Store
 
 ON_TIME, LATE, MISSING, ACCEPTED, NOT_DUE = "on_time", "late", "missing", "accepted", "not_due"
@@ -122,12 +123,6 @@ def window(profile: Profile, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return start, start + dt.timedelta(days=1)
 
 
-def _rows(store: Store, sql: str, args) -> list[dict]:
-    cur = store.db.execute(sql, args)
-    cols = [c[0] for c in cur.description]
-    return [dict(zip(cols, r)) for r in cur.fetchall()]
-
-
 def link_info(d: dict) -> dict:
     m = _EXPIRY.search(d.get("text") or "")
     return {"file": d.get("file") or "", "expires": m.group(1) if m else "", "text": d.get("text") or ""}
@@ -135,10 +130,7 @@ def link_info(d: dict) -> dict:
 
 def day_mails(store: Store, profile: Profile, school: str, deliverable: str, day: dt.date | None) -> list[Mail]:
     """Every report mail of `school` for `deliverable` (on `day` for the recurring one), arrival order."""
-    rows = _rows(store, "select m.* from submissions s join messages m on m.id = s.message "
-                        "where s.school = ? and s.deliverable = ? and coalesce(s.report_date, '') = ? "
-                        "and m.duplicate_of is null order by m.received, m.id",
-                 [school, deliverable, day.isoformat() if day else ""])
+    rows = reads.day_mails(store, school, deliverable, day.isoformat() if day else "")
     return [Mail(row=r, defects=store.defects_of(r["id"]), materials=store.materials_of(r["id"]),
                  resend=profile.is_resend(r.get("subject") or "")) for r in rows]
 
@@ -181,14 +173,7 @@ def unattributed(profile: Profile, store: Store, day: dt.date) -> list[dict]:
     """Reports tied to no school or to a day outside the week, and mail that could not be judged,
     received in the day's window."""
     start, end = window(profile, day)
-    rows = _rows(store, "select m.id, m.received, m.sender, m.subject, m.school, m.school_how, m.state, m.reason, "
-                        "m.report_date, "
-                        "exists(select 1 from defects d where d.message = m.id and d.code = 'date.outside_week') as outside "
-                        "from messages m where m.duplicate_of is null and ("
-                        "(m.kind = 'report' and (m.school is null or coalesce(m.school_how, '') not in ('sender', 'staff') "
-                        "or exists(select 1 from defects d "
-                        "where d.message = m.id and d.code = 'date.outside_week'))) or m.state = 'quarantined') "
-                        "order by m.received, m.id", [])
+    rows = reads.needing_staff(store)
     out = []
     for r in rows:
         t = parse_time(r["received"])
@@ -226,8 +211,7 @@ def day_json(profile: Profile, roster: Roster, store: Store, deliverable, day: d
         held = [u["id"] for u in odd if u.get("held")]
     else:
         unassigned, held = [], []
-        for r in _rows(store, "select id, school, school_how, deliverables from messages where kind = 'report' "
-                              "and duplicate_of is null and state in ('judged', 'done') order by received, id", []):
+        for r in reads.judged_reports(store):
             if d.id not in json.loads(r["deliverables"] or "[]"):
                 continue
             if r["school"] is None:
@@ -247,7 +231,7 @@ def one_offs(profile: Profile, roster: Roster, store: Store, as_of: dt.datetime,
         overdue = d.due <= as_of
         if not overdue and d.due > as_of + dt.timedelta(days=ahead_days):
             continue
-        have = {r[0] for r in store.db.execute("select distinct school from submissions where deliverable = ?", [d.id])}
+        have = reads.schools_with(store, d.id)
         names = roster.names
         out.append(Deliverables(d.id, d.name, d.due, overdue, [s for s in names if s in have],
                                 [s for s in names if s not in have]))
@@ -271,15 +255,12 @@ def day_status(profile: Profile, roster: Roster, store: Store, day: dt.date, now
 
 def last_seen(store: Store, school: str) -> dict | None:
     """The last mail seen from a school (any kind): {received, subject}."""
-    r = _rows(store, "select received, subject from messages where school = ? and duplicate_of is null "
-                     "order by received desc, id desc limit 1", [school])
-    return r[0] if r else None
+    return reads.last_seen(store, school)
 
 
 def daily_reported(store: Store, school: str, day: dt.date) -> bool:
     """Any daily report for (school, day), whatever its verdict."""
-    return store.db.execute("select 1 from submissions where school = ? and report_date = ? "
-                            "limit 1", [school, day.isoformat()]).fetchone() is not None
+    return reads.has_dated_report(store, school, day.isoformat())
 
 
 def held_waiting(store: Store, school: str, day: dt.date | None = None) -> bool:
@@ -289,8 +270,7 @@ def held_waiting(store: Store, school: str, day: dt.date | None = None) -> bool:
 
 
 def sent_deliverable(store: Store, school: str, deliverable: str) -> bool:
-    return store.db.execute("select 1 from submissions where school = ? and deliverable = ? limit 1",
-                            [school, deliverable]).fetchone() is not None
+    return reads.has_deliverable(store, school, deliverable)
 
 
 def stored_path(store: Store, rel: str | None) -> Path | None:
@@ -331,10 +311,7 @@ def week_counts(profile: Profile, roster: Roster, store: Store, upto: dt.date) -
     names = set(roster.names)
     daily = profile.daily.id if profile.daily else ""
     days: dict[tuple[str, str], list] = {}
-    for school, rdate, late, accepted in store.db.execute(
-            "select s.school, s.report_date, s.late, m.accepted_at from submissions s "
-            "join messages m on m.id = s.message where s.deliverable = ? and m.duplicate_of is null "
-            "order by m.received, m.id", [daily]):
+    for school, rdate, late, accepted in reads.first_mails(store, daily):
         if school in names:
             first = days.setdefault((school, rdate), [late, False])
             first[1] = first[1] or bool(accepted)

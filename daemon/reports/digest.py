@@ -20,7 +20,8 @@ from daemon.profile import Profile
 from daemon.reports import chart
 from daemon.reports.day import ACCEPTED, LATE, MISSING, NOT_DUE, ON_TIME, Day, day_status, due_text, week_counts
 from daemon.reports.thumbs import Thumbs
-from daemon.store.db import Store, now_iso
+from daemon.store import outbox_rows
+from daemon.store.db import Store
 from daemon.templating import render, zh_date, zh_stamp, zh_time
 
 _WS = re.compile(r"[\s\x00-\x1f\x7f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]+")
@@ -111,12 +112,8 @@ def build_digest(profile: Profile, roster: Roster, store: Store, day: dt.date, *
 
 def queue(store: Store, *, kind: str, dedupe_key: str, recipient: str, msg, day: str) -> bool:
     """Put one mail in the outbox; False when the same key is already there (sent once, ever)."""
-    cur = store.db.execute(
-        "insert or ignore into outbox (kind, dedupe_key, recipient, subject, raw, state, created_at, next_try, day, attempts) "
-        "values (?, ?, ?, ?, ?, 'pending', ?, ?, ?, 0)",
-        [kind, dedupe_key, recipient, str(msg["Subject"]), msg.as_bytes().decode("ascii", "replace"),
-         now_iso(), now_iso(), day])
-    return cur.rowcount == 1
+    return outbox_rows.add(store, kind=kind, dedupe_key=dedupe_key, recipient=recipient, subject=str(msg["Subject"]),
+                           raw=msg.as_bytes().decode("ascii", "replace"), day=day)
 
 
 def recipients(cfg) -> list[str]:
@@ -141,7 +138,7 @@ def enqueue_digest(cfg, profile: Profile, roster: Roster, store: Store, day: dt.
     rs = recipients(cfg)
     prefix = f"digest:{day.isoformat()}"
     keys = keys_for(prefix, rs)
-    have = {r[0] for r in store.db.execute("select dedupe_key from outbox where dedupe_key like ?", [prefix + "%"])}
+    have = outbox_rows.keys_like(store, prefix)
     if all(k in have for k in keys):
         return 0
     d = build_digest(profile, roster, store, day, now=now)

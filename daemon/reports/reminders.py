@@ -14,6 +14,7 @@ from daemon.outgoing.mailout import build, valid_address
 from daemon.profile import Profile
 from daemon.reports.day import daily_reported, due_text, held_waiting, sent_deliverable, upcoming_day
 from daemon.reports.digest import queue, short
+from daemon.store import outbox_rows, reads
 from daemon.store.db import Store
 from daemon.templating import render, zh_date, zh_time
 
@@ -23,7 +24,7 @@ def school_address(school: School, store: Store) -> str | None:
     for e in school.emails:
         if valid_address(e):
             return e
-    for (e,) in store.db.execute("select email from school_emails where school = ? order by at desc", [school.name]):
+    for e in reads.school_addresses(store, school.name):
         if valid_address(e):
             return e
     return None
@@ -36,7 +37,7 @@ def _requirements(profile: Profile) -> list[str]:
 
 def _one(cfg, profile: Profile, store: Store, school: School, *, key: str, day_str: str, ctx: dict,
          subject: str, result: dict) -> None:
-    if store.db.execute("select 1 from outbox where dedupe_key = ?", [key]).fetchone():
+    if outbox_rows.has(store, key):
         result["already"].append(school.name)
         return
     addr = school_address(school, store)

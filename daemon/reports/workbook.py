@@ -23,6 +23,7 @@ from daemon.judging.roster import Roster
 from daemon.profile import Profile
 from daemon.reports.day import ACCEPTED, LATE, MISSING, NOT_DUE, ON_TIME, Day, day_status, due_text
 from daemon.reports.digest import short
+from daemon.store import outbox_rows, reads
 from daemon.store.db import Store
 from daemon.templating import zh_date, zh_stamp, zh_time
 
@@ -124,23 +125,21 @@ def _num(value):
     return None
 
 
-def stats_tables(roster: Roster, store: Store) -> list[dict]:
-    """Each school's latest statistics table(s): [{school, file, header, rows}] in roster order."""
+def stats_tables(profile: Profile, roster: Roster, store: Store) -> list[dict]:
+    """Each school's latest table for each deliverable that asks for one (the notice's 统计表):
+    [{school, file, header, rows}] in roster order."""
     order = {n: i for i, n in enumerate(roster.names)}
-    subs = store.db.execute("select school, message from submissions where deliverable = 'stats_table' "
-                            "and superseded_by is null order by received, id").fetchall()
-    latest = {school: mid for school, mid in subs}            # the last one wins
+    wanted = [d.id for d in profile.deliverables if "table" in d.requires]
+    found = sorted(reads.latest_tables(store, wanted), key=lambda t: (order.get(t[0], len(order)), t[0]))
     out = []
-    for school in sorted(latest, key=lambda s: (order.get(s, len(order)), s)):
-        for file, rows_json in store.db.execute("select file, rows from tables_rows where message = ? order by id",
-                                                [latest[school]]).fetchall():
-            rows = json.loads(rows_json or "[]")
-            if not rows:
-                continue
-            head = [_norm(c) for c in rows[0]]
-            while head and not head[-1]:
-                head.pop()
-            out.append({"school": school, "file": file or "", "header": head, "rows": rows[1:]})
+    for school, file, rows_json in found:
+        rows = json.loads(rows_json or "[]")
+        if not rows:
+            continue
+        head = [_norm(c) for c in rows[0]]
+        while head and not head[-1]:
+            head.pop()
+        out.append({"school": school, "file": file or "", "header": head, "rows": rows[1:]})
     return out
 
 
@@ -199,7 +198,7 @@ def build_workbook(profile: Profile, roster: Roster, store: Store, now: dt.datet
         ws.cell(row=last + 2, column=2, value="注：尚未到截止时间的日期不计入“未报送”。")
     for day in days:
         _day_sheet(wb, day)
-    _stats_sheets(wb, roster, store)
+    _stats_sheets(wb, profile, roster, store)
     return wb, {"per_school": per, "totals": totals, "days": days}
 
 
@@ -218,9 +217,9 @@ def _day_sheet(wb: Workbook, day: Day) -> None:
             put(ws, i, j, "" if v is None else v, wrap=j == 7)
 
 
-def _stats_sheets(wb: Workbook, roster: Roster, store: Store) -> None:
+def _stats_sheets(wb: Workbook, profile: Profile, roster: Roster, store: Store) -> None:
     ws = wb.create_sheet("汇总统计表")
-    tables = stats_tables(roster, store)
+    tables = stats_tables(profile, roster, store)
     head, merged, totals, odd = merge_tables(tables)
     if not tables:
         ws.cell(row=1, column=1, value="尚未收到各校的情况统计表。")
@@ -299,7 +298,7 @@ def enqueue_summary(cfg, profile: Profile, roster: Roster, store: Store, now: dt
     now = now or dt.datetime.now(profile.tz)
     rs = recipients(cfg)
     keys = keys_for(f"summary:{profile.id}:{profile.week_start.isoformat()}", rs)
-    have = {r[0] for r in store.db.execute("select dedupe_key from outbox where dedupe_key like ?", [keys[0] + "%"])}
+    have = outbox_rows.keys_like(store, keys[0])
     if all(k in have for k in keys):
         return 0
     data, figures = workbook_bytes(profile, roster, store, now)
