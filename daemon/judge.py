@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import logging
 import re
 import tempfile
+import time
 from pathlib import Path
 
 from . import dates as datelogic
 from .checks import Judgement, chain
-from .inspect import Context, Limits, inspector_for
+from .inspect import Context, FileTimeout, Limits, inspector_for
+from .inspect.budget import run_limited
 from .inspect.sniff import sniff
 from .links import find_links
 from .model import ERROR, WARNING, Attachment, Defect, Material, Verdict
@@ -24,6 +27,7 @@ from .quoting import strip_quoted
 from .roster import Roster
 from .textcount import count_chars
 
+log = logging.getLogger("ribao")
 DECORATION_BYTES = 100_000      # inline images smaller than this are logos and signatures
 _AUTO_SENDERS = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mailerdaemon|no-?reply|bounce[s]?)@", re.I)
 _AUTO_SUBJECT = re.compile(r"\s*(自动回复|自動回覆|自动答复|自動回復|auto(matic)?[ -]?(reply|response|antwort)|autoreply|"
@@ -68,15 +72,19 @@ def _received(msg: ParsedMessage, override: dt.datetime | None, profile: Profile
 
 
 def _inspect_all(msg: ParsedMessage, ctx: Context, j: Judgement) -> None:
-    """Every attachment through its inspector; containers' children joined to the queue."""
+    """Every attachment through its inspector; containers' children joined to the queue.
+
+    Each file has ctx.limits.file_seconds, within the message's message_seconds. Formats whose
+    libraries can't be interrupted (the inspector's FORK set) run in a child killed at the budget;
+    the others bound their external tools by the same budget. A file past it is skipped with file.timeout
+    and the rest of the mail is still judged. Forking costs a few ms, so cheap formats stay here."""
     queue: list[Attachment] = [a for a in msg.attachments
                                if not (a.inline and a.size < DECORATION_BYTES and a.content_type.startswith("image/"))]
     seen_eml = 0
     while queue:
         att = queue.pop(0)
         if ctx.time_left() <= 0:
-            j.defects.append(Defect("message.timeout", WARNING, att.name,
-                                    f"附件太多或太大，“{att.name}”及之后的附件未能在规定时间内检查完毕，工作人员将人工核对。"))
+            j.defects.append(_message_timeout(att))
             break
         fmt = sniff(att.path, att.basename)
         if fmt == "eml" and seen_eml < 20 and att.depth < ctx.limits.max_depth + 1:
@@ -92,17 +100,45 @@ def _inspect_all(msg: ParsedMessage, ctx: Context, j: Judgement) -> None:
                                         f"附件“{att.name}”不是通知要求的文字、照片（JPG）或视频（mp4）格式，无法检查，"
                                         "如为报送材料请转换格式后重新发送。"))
             continue
+        ctx.file_deadline = time.monotonic() + ctx.limits.file_seconds
         try:
-            result = mod.inspect(att, fmt, ctx)
+            if fmt in getattr(mod, "FORK", ()):
+                result = run_limited(mod.inspect, (att, fmt, ctx), ctx.file_left())
+            else:
+                result = mod.inspect(att, fmt, ctx)
+        except FileTimeout:
+            j.items.append(_unchecked(att, mod, fmt))
+            if ctx.time_left() <= 0:
+                j.defects.append(_message_timeout(att))
+                break
+            j.defects.append(Defect("file.timeout", WARNING, att.name,
+                                    f"附件“{att.name}”内容过于复杂，未能在规定时间内检查完毕，工作人员将人工核对。"))
+            continue
         except Exception as e:          # an inspector's bug must not cost the message its verdict
             if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise                   # but a full disk is not the file's fault: judge it again later
-            j.defects.append(Defect(f"{mod.__name__.rsplit('.', 1)[-1]}.corrupt", ERROR, att.name,
-                                    f"附件“{att.name}”无法读取（{type(e).__name__}），请检查文件是否完整后重新发送。"))
+            log.warning("inspecting %s failed: %s: %s", att.name, type(e).__name__, e)
+            j.items.append(_unchecked(att, mod, fmt))
+            j.defects.append(Defect("attachment.check_failed", WARNING, att.name,
+                                    f"附件“{att.name}”未能完成自动检查，工作人员将人工核对。"))
             continue
+        finally:
+            ctx.file_deadline = None
         j.items.extend(result.materials)
         j.defects.extend(result.defects)
         queue.extend(result.children)
+
+
+def _message_timeout(att: Attachment) -> Defect:
+    return Defect("message.timeout", WARNING, att.name,
+                  f"附件太多或太大，“{att.name}”及之后的附件未能在规定时间内检查完毕，工作人员将人工核对。")
+
+
+def _unchecked(att: Attachment, mod, fmt: str) -> Material:
+    """A file that could not be checked still counts as sent, as what its inspector takes."""
+    kind = getattr(mod, "KIND", "other")
+    return Material(file=att.name, type=kind, size=att.size, sha256=att.sha256, format=fmt,
+                    in_archive=att.in_archive, path=att.path, text="" if kind == "document" else None)
 
 
 def _open_forwarded(att: Attachment, ctx: Context, j: Judgement, queue: list) -> None:

@@ -15,6 +15,7 @@ from PIL import Image
 from ..model import ERROR, Attachment, Defect, Inspection, Material
 from . import Context
 
+KIND = "photo"
 FORMATS = {"jpeg", "png", "gif", "bmp", "webp", "heic", "tiff"}
 
 MIB = 1024 * 1024

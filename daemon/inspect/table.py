@@ -18,6 +18,8 @@ from .archive import zip_guard
 from .charset import read_text_file
 from ..hashing import sha256_file as _sha256
 
+KIND = "table"
+FORK = {"xlsx", "xls", "et", "ods"}   # openpyxl and calamine can't be interrupted: run where they can be killed
 FORMATS = {"xlsx", "xls", "et", "csv", "ods"}
 MAX_ROWS = 5000                  # data rows kept
 MAX_COLS = 200                   # columns kept (after empty ones are dropped)
