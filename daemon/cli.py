@@ -36,12 +36,12 @@ def _iso(value: str | None) -> dt.datetime | None:
 @click.option("--roster", metavar="ROSTER.csv", help="CSV with header school,aliases,emails")
 @click.option("--received", metavar="ISO-8601", help="when the message arrived (default: its Date header)")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
-@click.option("--timeout", default=300.0, show_default=True, metavar="SECONDS",
-              help="time limit for judging this message")
+@click.option("--timeout", type=float, default=60.0, show_default=True, metavar="SECONDS",
+              help="time budget for the whole message, as [limits] message_seconds (each file: 20 s)")
 def check(message: Path, rules, roster, received, as_json, timeout):
     """Judge one report email (.eml) against the notice's rules."""
+    from .inspect import Limits
     from .isolate import judge_isolated
-    from .model import ERROR, Defect, Verdict
     when = _iso(received)
     prof, ros = load_rules(rules, roster)
     if not message.exists():
@@ -53,18 +53,16 @@ def check(message: Path, rules, roster, received, as_json, timeout):
         raise Fail(f"{message}: cannot read ({e.strerror})") from None
     if not head:
         raise Fail(f"{message}: the file is empty, not an email")
-    result = judge_isolated(message, prof, ros, received=when, seconds=timeout)
-    if result[0] == "ok":
-        verdict = result[1]
-    else:
+    limits = Limits(message_seconds=max(0.0, timeout), file_seconds=min(Limits.file_seconds, max(0.0, timeout)))
+    result = judge_isolated(message, prof, ros, received=when, limits=limits)
+    if result[0] != "ok":
+        # judging as a whole failed (a crash, a kill): no verdict to print. The daemon quarantines
+        # such a mail with this reason; it is never passed off as message.timeout.
         reason = result[1]
         if reason.startswith(("OSError", "PermissionError", "IsADirectoryError", "FileNotFoundError")):
             raise Fail(f"{message}: cannot be read ({reason})")
-        verdict = Verdict(kind="report", school=None, report_date=None, late=False, materials={
-            "text_chars": 0, "photos": 0, "videos": 0}, defects=[Defect(
-                "message.timeout", ERROR, None,
-                "邮件未能在规定时间内检查完毕（附件可能已损坏或过大），请检查附件后重新发送，或联系工作人员人工核对。")])
-        click.echo(f"ribao: {message}: {reason}", err=True)
+        raise Fail(f"{message}: could not be judged ({reason}); the daemon would quarantine it for staff")
+    verdict = result[1]
     if as_json:
         click.echo(json.dumps(verdict.as_json(), ensure_ascii=False, indent=2))
     else:
