@@ -29,6 +29,7 @@ KIND = "document"
 FORK = {"pdf", "docx", "odt", "rtf"}
 FORMATS = {"docx", "doc", "wps", "pdf", "txt", "rtf", "odt"}
 MAX_PDF_PAGES = 200
+MAX_PDF_CHARS = 2_000_000  # a report is a few thousand characters; pages past this are not read
 TOOL_SECONDS = 30.0
 MAX_XML_BYTES = MAX_XML_PART
 
@@ -173,14 +174,15 @@ def _pdf_text(path: Path) -> str:
         reader = PdfReader(str(path), strict=False)
         if reader.is_encrypted and not reader.decrypt(""):
             raise Unreadable("pdf: password")
-        pages = []
+        pages, chars = [], 0
         for i, page in enumerate(reader.pages):
-            if i >= MAX_PDF_PAGES:
+            if i >= MAX_PDF_PAGES or chars > MAX_PDF_CHARS:
                 break
             try:
-                pages.append(page.extract_text() or "")
+                pages.append((page.extract_text() or "")[:MAX_PDF_CHARS])
             except Exception:
                 pages.append("")
+            chars += len(pages[-1])
         return "\n".join(pages)
     except Unreadable:
         raise
