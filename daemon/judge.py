@@ -103,6 +103,7 @@ def _inspect_all(msg: ParsedMessage, ctx: Context, j: Judgement) -> None:
         ctx.file_deadline = time.monotonic() + ctx.limits.file_seconds
         try:
             if fmt in getattr(mod, "FORK", ()):
+                mod.preload(fmt)        # imported once here, not again in every file's child
                 result = run_limited(mod.inspect, (att, fmt, ctx), ctx.file_left())
             else:
                 result = mod.inspect(att, fmt, ctx)

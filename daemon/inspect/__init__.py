@@ -1,7 +1,10 @@
 """Per-file inspectors: one module per kind of material, all with one signature.
 
     FORMATS: set[str]                    # the sniffed formats (see sniff.py) it takes
+    KIND: str                            # the material type (a file it could not check still counts)
     def inspect(att: Attachment, fmt: str, ctx: Context) -> Inspection
+    FORK: set[str]; def preload(fmt)     # optional: formats read in a child killed at the file's
+                                         # budget (budget.py), and importing their library first
 
 An inspector reports what it found (materials), what is wrong with the file itself (defects) and,
 for containers, the files inside (children), which are inspected in turn. Rules about the whole

@@ -479,6 +479,14 @@ def _message(code: str, name: str, reason: str = "") -> str:
     return f"压缩包“{name}”的格式{why}系统无法解压，请改用 ZIP 格式重新压缩后再次报送。"
 
 
+def preload(fmt: str) -> None:
+    """Import the reader for `fmt` before the file's child is forked (0.1 s each time otherwise)."""
+    if fmt == "7z":
+        import py7zr  # noqa: F401
+    elif fmt == "rar":
+        import rarfile  # noqa: F401
+
+
 def inspect(att: Attachment, fmt: str, ctx: Context) -> Inspection:
     material = Material(file=att.name, type="archive", format=fmt, size=att.size,
                         sha256=att.sha256 or _sha256(att.path), in_archive=att.in_archive, path=att.path)

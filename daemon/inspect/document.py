@@ -301,6 +301,14 @@ def extract_text(path: Path | str, fmt: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
 
 
+def preload(fmt: str) -> None:
+    """Import the reader for `fmt` before the file's child is forked (0.1-0.2 s each time otherwise)."""
+    if fmt == "pdf":
+        import pypdf  # noqa: F401
+    elif fmt == "docx":
+        import docx  # noqa: F401
+
+
 def inspect(att: Attachment, fmt: str, ctx: Context) -> Inspection:
     defects = []
     try:

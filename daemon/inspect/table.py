@@ -163,6 +163,14 @@ def read_rows(path: Path | str, fmt: str) -> list[list]:
         raise Corrupt(f"{type(e).__name__}: {e}") from None
 
 
+def preload(fmt: str) -> None:
+    """Import the reader for `fmt` before the file's child is forked (0.1-0.2 s each time otherwise)."""
+    if fmt == "xlsx":
+        import openpyxl  # noqa: F401
+    else:
+        import python_calamine  # noqa: F401
+
+
 def inspect(att: Attachment, fmt: str, ctx: Context) -> Inspection:
     defects = []
     try:
