@@ -76,8 +76,8 @@ def _inspect_all(msg: ParsedMessage, ctx: Context, j: Judgement) -> None:
 
     Each file has ctx.limits.file_seconds, within the message's message_seconds. Formats whose
     libraries can't be interrupted (the inspector's FORK set) run in a child killed at the budget;
-    the others bound their external tools by the same budget. A file past it is skipped with file.timeout
-    and the rest of the mail is still judged. Forking costs a few ms, so cheap formats stay here."""
+    the others bound their external tools by the same budget. A file past it gets file.timeout and
+    the rest of the mail is still judged. Forking costs a few ms, so cheap formats stay here."""
     queue: list[Attachment] = [a for a in msg.attachments
                                if not (a.inline and a.size < DECORATION_BYTES and a.content_type.startswith("image/"))]
     seen_eml = 0
