@@ -19,7 +19,8 @@ from .charset import read_text_file
 from ..hashing import sha256_file as _sha256
 
 KIND = "table"
-FORK = {"xlsx", "xls", "et", "ods"}   # openpyxl and calamine can't be interrupted: run where they can be killed
+# openpyxl, calamine and csv's Sniffer (regexes over 8 KB) can't be interrupted: run where they can be killed
+FORK = {"xlsx", "xls", "et", "ods", "csv"}
 FORMATS = {"xlsx", "xls", "et", "csv", "ods"}
 MAX_ROWS = 5000                  # data rows kept
 MAX_COLS = 200                   # columns kept (after empty ones are dropped)
@@ -167,7 +168,7 @@ def preload(fmt: str) -> None:
     """Import the reader for `fmt` before the file's child is forked (0.1-0.2 s each time otherwise)."""
     if fmt == "xlsx":
         import openpyxl  # noqa: F401
-    else:
+    elif fmt != "csv":
         import python_calamine  # noqa: F401
 
 
