@@ -102,6 +102,13 @@ class DigestConfig:
 
 
 @dataclass
+class LimitsConfig:
+    file_seconds: float = 20.0          # one file's parsing, unpacking or probing
+    message_seconds: float = 60.0       # the whole message
+    memory_mb: int = 1024               # address space of the judging process (RLIMIT_AS)
+
+
+@dataclass
 class Config:
     mailbox: MailboxConfig
     smtp: SmtpConfig
@@ -111,12 +118,14 @@ class Config:
     filing: FilingConfig
     replies: RepliesConfig
     digest: DigestConfig
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
     source: Path | None = None
 
 
 SECTIONS = {
     "mailbox": MailboxConfig, "smtp": SmtpConfig, "rules": RulesConfig, "storage": StorageConfig,
     "schedule": ScheduleConfig, "filing": FilingConfig, "replies": RepliesConfig, "digest": DigestConfig,
+    "limits": LimitsConfig,
 }
 REQUIRED = {
     ("mailbox", "imap"): ["host", "username"],
@@ -212,4 +221,10 @@ def from_dict(data: dict, base: Path, source: Path | None = None) -> Config:
         raise ConfigError(f"[schedule] timezone: unknown timezone {built['schedule'].timezone!r} (e.g. \"Asia/Shanghai\")") from None
     if built["schedule"].poll_seconds < 5:
         raise ConfigError("[schedule] poll_seconds: must be at least 5")
+    lim = built["limits"]
+    if not 1 <= lim.file_seconds <= lim.message_seconds:
+        raise ConfigError(f"[limits] file_seconds: must be at least 1 and at most message_seconds "
+                          f"({lim.message_seconds:g}), got {lim.file_seconds:g}")
+    if lim.memory_mb < 256:
+        raise ConfigError(f"[limits] memory_mb: must be at least 256, got {lim.memory_mb:g}")
     return Config(**built, source=source)

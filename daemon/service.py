@@ -19,6 +19,7 @@ from pathlib import Path
 
 from daemon.config import Config
 from daemon.intake import Fetched, MailboxError, filing, open_source
+from daemon.judging.inspect import Limits
 from daemon.judging.isolate import Judging
 from daemon.judging.isolate import is_full as _is_full
 from daemon.judging.roster import Roster
@@ -46,7 +47,8 @@ class Service:
         self.transport = make_transport(cfg.smtp)
         self.stop = stop
         self.own = {a.lower() for a in (cfg.smtp.sender, cfg.mailbox.username, profile.mailbox) if a and "@" in a}
-        self.judge_seconds = 600.0
+        self.limits = Limits.from_config(cfg.limits)   # the child keeps file/message budgets itself;
+        self.judge_seconds = self.limits.kill_seconds  # this kill (message_seconds + 30 s) is the backstop
         self.progress = time.monotonic()   # last step forward; the systemd watchdog reads it
         _warm_imports()
         outbox.recover(self.store)
@@ -173,7 +175,7 @@ class Service:
         workdir.mkdir(parents=True)
         self.store.db.execute("update messages set attempts = coalesce(attempts, 0) + 1 where id = ?", [ident])
         judging = Judging(row["raw_path"], self.profile, self.roster, received=received, workdir=workdir,
-                          overrides=overrides, thumbs_dir=self.store.root / "thumbs")
+                          overrides=overrides, thumbs_dir=self.store.root / "thumbs", limits=self.limits)
         return judging, workdir
 
     def _land(self, ident: int, judging: Judging, workdir: Path, counts: dict | None = None,

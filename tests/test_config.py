@@ -28,10 +28,21 @@ def test_minimal_config(tmp_path):
     ({"schedule": {"timezone": "Mars/Olympus"}}, "[schedule] timezone"),
     ({"replies": {"enabled": "yes"}}, "[replies] enabled: expected true or false"),
     ({"mail": {}}, "[mail]: unknown section"),
+    ({"limits": {"file_seconds": 90}}, "[limits] file_seconds: must be at least 1 and at most message_seconds"),
+    ({"limits": {"message_seconds": "60"}}, "[limits] message_seconds: expected a number"),
+    ({"limits": {"memory_mb": 64}}, "[limits] memory_mb: must be at least 256"),
+    ({"limits": {"file_sec": 5}}, "[limits] file_sec: unknown key"),
 ])
 def test_errors_name_the_key(patch, needle):
     data = {**BASE, **patch}
     assert needle in err(data)
+
+
+def test_limits_defaults_and_values(tmp_path):
+    cfg = from_dict(BASE, tmp_path)
+    assert (cfg.limits.file_seconds, cfg.limits.message_seconds, cfg.limits.memory_mb) == (20, 60, 1024)
+    cfg = from_dict({**BASE, "limits": {"file_seconds": 5, "message_seconds": 30}}, tmp_path)
+    assert (cfg.limits.file_seconds, cfg.limits.message_seconds) == (5, 30)
 
 
 def test_missing_section():

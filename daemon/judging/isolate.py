@@ -1,20 +1,26 @@
-"""Judge one message in a forked child with a time limit.
+"""Judge one message in a forked child with a time and memory limit.
 
-A hostile file can hang a parser (a PDF that loops) or take the process down (memory); in a child
-it costs only that message: the parent gets ("ok", verdict, headers), ("full", reason, detail) when
-the disk filled up, or ("error", reason, detail). `start` returns at once, so the daemon can fetch
-the next message while this one is judged (the machine's second core).
+The child keeps its budgets itself (Limits: each file, the message) and gets RLIMIT_AS, so a hostile
+file costs a file.timeout or attachment.check_failed, not the message. What is left, a crash or a
+hang of judging as a whole, costs only that message: the parent gets ("ok", verdict, headers),
+("full", reason, detail) when the disk filled up, or ("error", reason, detail), which the daemon
+quarantines with its reason. The child leads its own process group, so killing it kills every
+process it started. `start` returns at once, so the daemon can fetch the next message while this
+one is judged (the machine's second core).
 """
 from __future__ import annotations
 
 import errno
 import multiprocessing
+import os
+import resource
 import signal
 import sqlite3
 import time
 import traceback
 from pathlib import Path
 
+from daemon.judging.inspect import Limits
 from daemon.judging.judge import judge_file
 
 _FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -38,10 +44,21 @@ def _thumbnails(verdict, thumbs_dir) -> None:
             pass
 
 
-def _child(conn, path, profile, roster, received, workdir, overrides, thumbs_dir):
+def limit_memory(nbytes: int) -> None:
+    """RLIMIT_AS of this process (never raised above what it already has)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        nbytes = min(nbytes, hard)
+    if soft == resource.RLIM_INFINITY or nbytes < soft:
+        resource.setrlimit(resource.RLIMIT_AS, (nbytes, hard))
+
+
+def _child(conn, path, profile, roster, received, workdir, overrides, thumbs_dir, limits):
     try:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        verdict, msg = judge_file(Path(path), profile, roster, received=received,
+        os.setpgid(0, 0)
+        limit_memory(limits.memory_bytes)
+        verdict, msg = judge_file(Path(path), profile, roster, received=received, limits=limits,
                                   workdir=Path(workdir) if workdir else None, overrides=overrides)
         if thumbs_dir and workdir:
             _thumbnails(verdict, Path(thumbs_dir))
@@ -58,15 +75,20 @@ class Judging:
     """One message being judged in its child."""
 
     def __init__(self, path, profile, roster, *, received=None, workdir=None, overrides=None,
-                 thumbs_dir=None):
+                 thumbs_dir=None, limits: Limits | None = None):
         ctx = multiprocessing.get_context("fork")
         self.conn, child = ctx.Pipe(duplex=False)
         self.proc = ctx.Process(target=_child, args=(child, str(path), profile, roster, received,
                                                      str(workdir) if workdir else None, overrides,
-                                                     str(thumbs_dir) if thumbs_dir else None), daemon=True)
+                                                     str(thumbs_dir) if thumbs_dir else None,
+                                                     limits or Limits()), daemon=True)
         self.started = time.monotonic()
         self.proc.start()
         child.close()
+        try:
+            os.setpgid(self.proc.pid, self.proc.pid)    # the child does so too; whoever is first
+        except OSError:
+            pass
 
     def result(self, seconds: float):
         """Wait until `seconds` after the start for the answer; kill the child after that."""
@@ -80,8 +102,7 @@ class Judging:
         except (EOFError, OSError):
             result = None
         finally:
-            if self.proc.is_alive():
-                self.proc.kill()
+            self._kill_group()
             self.proc.join(5)
             self.conn.close()
         if result is None:
@@ -90,6 +111,19 @@ class Judging:
             result = ("error", f"the judging process died ({why}), probably out of memory on a hostile file", "")
         return result
 
+    def _kill_group(self) -> None:
+        """The child and everything it started (a file's child, ffprobe, antiword, 7z)."""
+        pid = self.proc.pid
+        if pid is None:
+            return
+        for kill in (lambda: os.killpg(pid, signal.SIGKILL), self.proc.kill):
+            try:
+                kill()
+            except (ProcessLookupError, PermissionError, OSError):
+                pass
 
-def judge_isolated(path, profile, roster, *, seconds: float = 600.0, **kw):
-    return Judging(path, profile, roster, **kw).result(seconds)
+
+def judge_isolated(path, profile, roster, *, seconds: float | None = None, limits: Limits | None = None, **kw):
+    """Judge in a child; `seconds` (default: the limits' kill_seconds) before it is killed."""
+    limits = limits or Limits()
+    return Judging(path, profile, roster, limits=limits, **kw).result(seconds or limits.kill_seconds)

@@ -8,23 +8,27 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import logging
 import re
 import tempfile
+import time
 from pathlib import Path
 
 from daemon.judging import authres, incidental
 from daemon.judging import dates as datelogic
 from daemon.judging.checks import Judgement, chain
-from daemon.judging.inspect import Context, Limits, inspector_for
+from daemon.judging.inspect import Context, FileTimeout, Limits, inspector_for
+from daemon.judging.inspect.budget import run_limited
 from daemon.judging.inspect.sniff import sniff
 from daemon.judging.links import find_links
 from daemon.judging.parse import ParsedMessage, parse_file
 from daemon.judging.quoting import strip_quoted
 from daemon.judging.roster import Roster
 from daemon.judging.textcount import count_chars
-from daemon.model import ERROR, KNOWN_HOW, WARNING, Attachment, Defect, Material, Verdict
+from daemon.model import KNOWN_HOW, WARNING, Attachment, Defect, Material, Verdict
 from daemon.profile import Deliverable, Profile
 
+log = logging.getLogger("ribao")
 DECORATION_BYTES = 100_000      # inline images smaller than this are logos and signatures
 LEAD_LINES, LEAD_CHARS = 5, 400  # where a body's words tie a mail to the week: its title and lead
 _AUTO_SENDERS = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mailerdaemon|no-?reply|bounce[s]?)@", re.I)
@@ -70,15 +74,19 @@ def _received(msg: ParsedMessage, override: dt.datetime | None, profile: Profile
 
 
 def _inspect_all(msg: ParsedMessage, ctx: Context, j: Judgement) -> None:
-    """Every attachment through its inspector; containers' children joined to the queue."""
+    """Every attachment through its inspector; containers' children joined to the queue.
+
+    Each file has ctx.limits.file_seconds, within the message's message_seconds. Formats whose
+    libraries can't be interrupted (the inspector's FORK set) run in a child killed at the budget;
+    the others bound their external tools by the same budget. A file past it gets file.timeout and
+    the rest of the mail is still judged. Forking costs a few ms, so cheap formats stay here."""
     queue: list[Attachment] = [a for a in msg.attachments
                                if not (a.inline and a.size < DECORATION_BYTES and a.content_type.startswith("image/"))]
     seen_eml = 0
     while queue:
         att = queue.pop(0)
         if ctx.time_left() <= 0:
-            j.defects.append(Defect("message.timeout", WARNING, att.name,
-                                    f"附件太多或太大，“{att.name}”及之后的附件未能在规定时间内检查完毕，工作人员将人工核对。"))
+            j.defects.append(_message_timeout(att))
             break
         fmt = sniff(att.path, att.basename)
         if fmt == "eml" and seen_eml < 20 and att.depth < ctx.limits.max_depth + 1:
@@ -94,17 +102,46 @@ def _inspect_all(msg: ParsedMessage, ctx: Context, j: Judgement) -> None:
                                         f"附件“{att.name}”不是通知要求的文字、照片（JPG）或视频（mp4）格式，无法检查，"
                                         "如为报送材料请转换格式后重新发送。"))
             continue
+        ctx.file_deadline = time.monotonic() + ctx.limits.file_seconds
         try:
-            result = mod.inspect(att, fmt, ctx)
+            if fmt in getattr(mod, "FORK", ()):
+                mod.preload(fmt)        # imported once here, not again in every file's child
+                result = run_limited(mod.inspect, (att, fmt, ctx), ctx.file_left())
+            else:
+                result = mod.inspect(att, fmt, ctx)
+        except FileTimeout:
+            j.items.append(_unchecked(att, mod, fmt))
+            if ctx.time_left() <= 0:
+                j.defects.append(_message_timeout(att))
+                break
+            j.defects.append(Defect("file.timeout", WARNING, att.name,
+                                    f"附件“{att.name}”内容过于复杂，未能在规定时间内检查完毕，工作人员将人工核对。"))
+            continue
         except Exception as e:          # an inspector's bug must not cost the message its verdict
             if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise                   # but a full disk is not the file's fault: judge it again later
-            j.defects.append(Defect(f"{mod.__name__.rsplit('.', 1)[-1]}.corrupt", ERROR, att.name,
-                                    f"附件“{att.name}”无法读取（{type(e).__name__}），请检查文件是否完整后重新发送。"))
+            log.warning("inspecting %s failed: %s: %s", att.name, type(e).__name__, e)
+            j.items.append(_unchecked(att, mod, fmt))
+            j.defects.append(Defect("attachment.check_failed", WARNING, att.name,
+                                    f"附件“{att.name}”未能完成自动检查，工作人员将人工核对。"))
             continue
+        finally:
+            ctx.file_deadline = None
         j.items.extend(result.materials)
         j.defects.extend(result.defects)
         queue.extend(result.children)
+
+
+def _message_timeout(att: Attachment) -> Defect:
+    return Defect("message.timeout", WARNING, att.name,
+                  f"附件太多或太大，“{att.name}”及之后的附件未能在规定时间内检查完毕，工作人员将人工核对。")
+
+
+def _unchecked(att: Attachment, mod, fmt: str) -> Material:
+    """A file that could not be checked still counts as sent, as what its inspector takes."""
+    kind = getattr(mod, "KIND", "other")
+    return Material(file=att.name, type=kind, size=att.size, sha256=att.sha256, format=fmt,
+                    in_archive=att.in_archive, path=att.path, text="" if kind == "document" else None)
 
 
 def _open_forwarded(att: Attachment, ctx: Context, j: Judgement, queue: list) -> None:

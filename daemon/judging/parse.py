@@ -39,6 +39,7 @@ MAX_PARTS = 2000
 MAX_NESTING = 3          # message/rfc822 inside message/rfc822 ...
 SPAN_BYTES = 256 * 1024  # base64 runs longer than this are decoded from the file, not from memory
 _PIECE = 1 << 20         # lines are read at most this long (a longer one comes in pieces)
+_BOM = b"\xef\xbb\xbf"
 _B64_LINE = re.compile(rb"[A-Za-z0-9+/=]+")
 _B64_LINES = re.compile(rb"(?:[A-Za-z0-9+/=]+\r?\n)+")   # whole base64 lines, matched a block at a time
 
@@ -240,8 +241,9 @@ class _Spans:
 def _skeleton(src, dst, spans: _Spans) -> None:
     """Copy src to dst, each run of whole base64 lines longer than SPAN_BYTES replaced by one token
     line. A run starts at the start of a line and ends at the end of one (a blank line, a boundary,
-    a header, EOF); anything else is copied unchanged, so tokens stand only where the base64 did."""
-    pos, at_line_start = 0, True
+    a header, EOF); anything else is copied unchanged, so tokens stand only where the base64 did.
+    Copying starts where src stands (past a BOM); offsets stay those of the file."""
+    pos, at_line_start = src.tell(), True
     run_start, run_size, held, ending = None, 0, [], b""
 
     def flush(end: int, eof: bool = False) -> None:
@@ -422,6 +424,8 @@ def parse_file(path: Path, workdir: Path) -> ParsedMessage:
     workdir.mkdir(parents=True, exist_ok=True)
     spans = _Spans(Path(path))
     with open(path, "rb") as src, tempfile.TemporaryFile(dir=workdir) as skel:
+        if src.read(len(_BOM)) != _BOM:     # a UTF-8 BOM (Notepad's .eml) would hide every header
+            src.seek(0)
         _skeleton(src, skel, spans)
         skel.seek(0)
         msg = email.message_from_binary_file(skel, policy=email.policy.compat32)
@@ -429,6 +433,7 @@ def parse_file(path: Path, workdir: Path) -> ParsedMessage:
 
 
 def parse_bytes(raw: bytes, workdir: Path) -> ParsedMessage:
+    raw = raw[len(_BOM):] if raw.startswith(_BOM) else raw
     return parse_message(email.message_from_bytes(raw, policy=email.policy.compat32), workdir)
 
 
@@ -459,8 +464,44 @@ def parse_message(msg: Message, workdir: Path, spans: _Spans | None = None) -> P
 def _addresses(values: list[str]) -> list[tuple[str, str]]:
     """Address lists parsed BEFORE any RFC 2047 word is decoded: decoded first, a display name
     =?utf-8?B?...?= meaning `x\r\nCc: a@evil.test` became part of the address syntax, and our
-    reply went to a@evil.test. Names are decoded afterwards by the caller."""
-    return getaddresses([re.sub(r"[\r\n]+", " ", v) for v in values])
+    reply went to a@evil.test. Names are decoded afterwards by the caller.
+
+    The email package reads nested comments recursively (a To: of thousands of nested "(" raised
+    RecursionError), so comments are flattened to one level first, in one pass."""
+    flat = [_flat_comments(re.sub(r"[\r\n]+", " ", v)) for v in values]
+    try:
+        return getaddresses(flat)
+    except (RecursionError, IndexError, ValueError):
+        return []
+
+
+def _flat_comments(value: str) -> str:
+    """`a@b.cn (x (y (z)))` → `a@b.cn (x y z)`: the same address and name, no nesting."""
+    if value.count("(") < 2:
+        return value
+    out: list[str] = []
+    depth, quoted, escaped = 0, False, False
+    for ch in value:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif quoted:
+            quoted = ch != '"'
+        elif ch == '"' and depth == 0:
+            quoted = True
+        elif ch == "(":
+            depth += 1
+            if depth > 1:
+                continue
+        elif ch == ")" and depth:
+            depth -= 1
+            if depth:
+                continue
+        out.append(ch)
+    if depth:
+        out.append(")")
+    return "".join(out)
 
 
 def _date(value: str) -> dt.datetime | None:

@@ -16,11 +16,11 @@ import logging
 import re
 from email.utils import getaddresses
 
+from daemon.defects import title
 from daemon.model import Verdict
 from daemon.outgoing.mailout import build, check, clean_header, valid_address
 from daemon.profile import Profile
 from daemon.store.db import Store, now_iso
-from daemon.defects import title
 from daemon.templating import render, zh_date, zh_time
 
 log = logging.getLogger("ribao.replies")

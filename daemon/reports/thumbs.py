@@ -3,7 +3,8 @@
 `Image.draft` lets the JPEG decoder scale down by 1/2…1/8 while decoding, so a 2400×1600 photo
 costs a fraction of a full decode; `exif_transpose` turns phone photos upright. A budget shared
 round-robin across schools keeps a 200-school digest to a few MB: every school gets its first
-thumbnail before any school gets its second.
+thumbnail before any school gets its second. Only JPEGs get one, and only from that reduced decode:
+anything else (a 120-Mpixel PNG named .jpg took 360 MB decoded in full) is skipped.
 """
 from __future__ import annotations
 
@@ -22,15 +23,19 @@ QUALITY = 70
 PER_SCHOOL = 4
 BUDGET = 2_000_000          # bytes of thumbnails in one digest (base64 adds a third)
 MAX_PIXELS = 120_000_000    # refuse absurd headers (decompression bombs)
+MAX_DRAFT_PIXELS = 4_000_000   # what the reduced decode may still cost (12 MB of RGB)
 
 
 def thumbnail(path: str | Path, size: int = SIZE, quality: int = QUALITY) -> tuple[bytes, int, int] | None:
-    """(jpeg bytes, width, height), or None for anything Pillow can't read (HEIC, broken files)."""
+    """(jpeg bytes, width, height), or None for anything but a JPEG of sane size (PNG, HEIC,
+    broken files): the pixels are decoded only at the draft's reduced scale."""
     try:
         with Image.open(path) as im:
-            if im.width * im.height > MAX_PIXELS:
+            if im.format != "JPEG" or im.width * im.height > MAX_PIXELS:
                 return None
             im.draft("RGB", (size * 2, size * 2))
+            if im.width * im.height > MAX_DRAFT_PIXELS:
+                return None
             im = ImageOps.exif_transpose(im)
             im = im.convert("RGB")
             im.thumbnail((size, size), Image.Resampling.LANCZOS)

@@ -297,6 +297,78 @@ def make_pdf(path, lines: list[str], *, pages: int = 1) -> Path:
     return Path(path)
 
 
+def make_slow_pdf(path, *, pages: int = 200, stream_bytes: int = 7_000_000) -> Path:
+    """A small PDF (~60 KB) whose `pages` all share one Flate-compressed content stream of
+    `stream_bytes` of text operators: pypdf re-reads it for every page (a quarter of an hour)."""
+    unit = "(" + "x" * 2000 + ") Tj "          # long strings: few tokens, much text to decode
+    ops = "BT /F1 12 Tf 72 720 Td " + unit * (stream_bytes // len(unit)) + "ET"
+    packed = zlib.compress(ops.encode("latin-1"), 9)
+    objs: dict[int, bytes] = {
+        1: b"<< /Type /Catalog /Pages 2 0 R >>",
+        3: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        4: b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(packed) + packed + b"\nendstream"}
+    kids = []
+    for i in range(pages):
+        objs[5 + i] = (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+                       b"/Resources << /Font << /F1 3 0 R >> >> /Contents 4 0 R >>")
+        kids.append(f"{5 + i} 0 R")
+    objs[2] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {pages} >>".encode()
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = {}
+    for num in sorted(objs):
+        offsets[num] = len(out)
+        out += b"%d 0 obj\n" % num + objs[num] + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objs) + 1}\n0000000000 65535 f \n".encode()
+    for num in sorted(objs):
+        out += f"{offsets[num]:010d} 00000 n \n".encode()
+    out += f"trailer\n<< /Size {len(objs) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    Path(path).write_bytes(bytes(out))
+    return Path(path)
+
+
+def _zip_with_big_member(path, small: dict, name: str, head: bytes, unit: bytes, size: int, tail: bytes) -> Path:
+    """A zip of `small` members plus `name` = head + unit*n + tail (about `size` bytes), streamed
+    into the zip so the test never holds it whole."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for member, data in small.items():
+            zf.writestr(member, data)
+        with zf.open(name, "w", force_zip64=True) as fh:
+            fh.write(head)
+            block = unit * max(1, (1 << 20) // len(unit))
+            for _ in range(max(1, size // len(block))):
+                fh.write(block)
+            fh.write(tail)
+    return Path(path)
+
+
+def make_docx_of_empty_paragraphs(path, xml_bytes: int = 190_000_000) -> Path:
+    """A docx of ~2 MB whose document.xml unpacks to `xml_bytes` of empty paragraphs (parsed whole,
+    190 MB of them took 4.25 GB)."""
+    template = Path(path).with_suffix(".template.docx")
+    make_docx(template, ["x"])
+    with zipfile.ZipFile(template) as zf:
+        small = {i.filename: zf.read(i) for i in zf.infolist() if i.filename != "word/document.xml"}
+    template.unlink()
+    w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    return _zip_with_big_member(path, small, "word/document.xml",
+                                f'<?xml version="1.0" encoding="UTF-8"?><w:document {w}><w:body>'.encode(),
+                                b"<w:p/>", xml_bytes, b"</w:body></w:document>")
+
+
+def make_xlsx_of_shared_strings(path, xml_bytes: int = 190_000_000) -> Path:
+    """An xlsx whose sharedStrings.xml unpacks to `xml_bytes` of strings (openpyxl keeps them all)."""
+    template = Path(path).with_suffix(".template.xlsx")
+    make_xlsx(template, [["学校", "人数"], ["a", 1]])
+    with zipfile.ZipFile(template) as zf:
+        small = {i.filename: zf.read(i) for i in zf.infolist() if i.filename != "xl/sharedStrings.xml"}
+    template.unlink()
+    ns = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    return _zip_with_big_member(path, small, "xl/sharedStrings.xml",
+                                f'<?xml version="1.0" encoding="UTF-8"?><sst {ns}>'.encode(),
+                                b"<si><t>xxxxxxxxxxxxxxxx</t></si>", xml_bytes, b"</sst>")
+
+
 def make_rtf(path, text: str) -> Path:
     """RTF as Word writes Chinese: \\uN? escapes, with a GBK font table and an info group."""
     body = "".join("\\par\n" if ch == "\n" else ch if ord(ch) < 128 and ch not in "\\{}" else

@@ -97,6 +97,23 @@ def make_png_header(path, width: int, height: int) -> Path:
     return path
 
 
+def make_big_png(path, width: int = 10900, height: int = 11000, shade: int = 0) -> Path:
+    """A whole, valid RGB PNG of width×height pixels of one grey `shade` (120 Mpixel: 360 MB
+    decoded), a few hundred KB on disk; compressed in slices so the test never holds the pixels."""
+    path = Path(path)
+    z = zlib.compressobj(1)
+    rows = (b"\x00" + bytes([shade]) * (3 * width)) * 256
+    idat = bytearray()
+    for start in range(0, height, 256):
+        n = min(256, height - start)
+        idat += z.compress(rows if n == 256 else rows[:n * (1 + 3 * width)])
+    idat += z.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", bytes(idat))
+                     + _chunk(b"IEND", b""))
+    return path
+
+
 def _box(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", 8 + len(body)) + kind + body
 

@@ -90,7 +90,8 @@ def test_status_idle_is_null_for_a_maildir(tmp_path):
 
 def test_mail_announced_during_a_poll_is_polled_again(tmp_path):
     """APScheduler skips a job instance while one runs, so a wake mid-poll must not be lost."""
-    from daemon import config, profile, roster
+    from daemon import config, profile
+    from daemon.judging import roster
     from daemon.runner import Runner
     md = tmp_path / "md"
     for sub in ("cur", "new", "tmp"):

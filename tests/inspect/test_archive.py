@@ -270,11 +270,14 @@ def test_budget_stops_at_total_limit(tmp_path):
 
 
 def test_stuck_tool_is_killed(tmp_path):
+    """A tool past the file's budget is killed, and the budget is spent (file.timeout), not a defect
+    of the archive's own."""
     import time
+
+    from daemon.judging.inspect import FileTimeout
     sink = Sink(tmp_path / "m", 10, Budget(10**9, time.monotonic() + 100))
-    with pytest.raises(Refused) as e:
+    with pytest.raises(FileTimeout):
         archive.run_to_sink(["sleep", "30"], sink, 0.2)
-    assert e.value.code == "archive.unsafe"
 
 
 def inspect_tree(att, ctx):

@@ -3,7 +3,7 @@ import datetime as dt
 
 import pytest
 
-from tests.builders.mail import TZ, bounce, build_mail
+from tests.builders.mail import TZ, bounce, build_mail, report_text
 from tests.judge.conftest import codes
 
 
@@ -134,3 +134,14 @@ def test_unknown_sender_about_the_report_is_a_report(judge):
 
 def test_roster_school_mail_is_a_report_even_without_words(judge):
     assert judge(sender="school@qq.com", subject="材料", body="活动" * 450)["kind"] == "report"
+
+
+def test_a_date_far_into_a_long_first_line_is_not_searched(judge):
+    """Only the start of each of the first lines is searched (a 0.7 MB line of "5.15 " was
+    quadratic): a date in a title still counts, one 300 characters into a line does not."""
+    r = judge(subject="【一日一报】厦门工商旅游学校活动情况", body="5月15日开放日\n" + report_text(1000))
+    assert r["report_date"] == "2023-05-15"
+    r = judge(subject="【一日一报】厦门工商旅游学校活动情况", body="活" * 300 + "5月17日\n" + report_text(1000))
+    assert r["report_date"] != "2023-05-17"
+    r = judge(subject="【一日一报】厦门工商旅游学校活动情况", body="5.15 " * 140_000)
+    assert r["report_date"] == "2023-05-15"

@@ -314,7 +314,7 @@ def test_wait_connects_on_its_own(dovecot, source):
 
 
 def test_idle_is_reissued(dovecot, source, monkeypatch):
-    from daemon.mailbox import imap
+    from daemon.intake import imap
     monkeypatch.setattr(imap, "IDLE_SECONDS", 0.2)     # stands for the 25 minutes
     assert source.can_idle()
     wire = Wire(source)

@@ -1,7 +1,7 @@
 """Videos: container, displayed size and file size against the notice, via ffprobe.
 
-ffprobe reads headers only (modest probesize, no frame decoding asked for) and runs under a
-timeout, so a broken or hostile file costs seconds, not the day. mp4 is judged by content:
+ffprobe reads headers only (modest probesize, no frame decoding asked for) and is killed at the
+file's time budget (then the file gets file.timeout), so a hostile file costs seconds, not the day. mp4 is judged by content:
 QuickTime .mov shares ffprobe's "mov,mp4,…" demuxer, and only its major brand "qt  " tells.
 ffmpeg-python 0.2's `probe` takes no timeout, so ffprobe is run here directly.
 """
@@ -14,9 +14,11 @@ import stat
 import struct
 import subprocess
 
-from daemon.judging.inspect import Context
+from daemon.judging.inspect import Context, FileTimeout
+from daemon.judging.inspect.budget import tool_options
 from daemon.model import ERROR, WARNING, Attachment, Defect, Inspection, Material
 
+KIND = "video"
 FORMATS = {"mp4", "mov", "3gp", "avi", "mkv", "webm", "flv", "wmv", "mpeg-ts", "mpeg-ps"}
 
 MIB = 1024 * 1024
@@ -83,18 +85,19 @@ def _float(v) -> float | None:
 
 
 def _probe(att: Attachment, ctx: Context) -> dict:
-    """ffprobe's JSON; killed after the limit. A missing ffprobe is ours to fix, not the school's."""
-    seconds = min(ctx.limits.ffprobe_seconds, max(1.0, ctx.time_left()))
+    """ffprobe's JSON; killed at the file's budget. A missing ffprobe is ours to fix, not the school's."""
+    seconds = ctx.file_left()
+    if seconds <= 0:
+        raise FileTimeout()
     cmd = ["ffprobe", "-v", "error", "-probesize", "5000000", "-analyzeduration", "5000000",
            "-protocol_whitelist", "file", "-format_whitelist", _WHITELIST,
            "-print_format", "json", "-show_format", "-show_streams", f"file:{os.path.abspath(att.path)}"]
     try:
-        run = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=seconds)
+        run = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=seconds, **tool_options())
     except FileNotFoundError:
         raise RuntimeError("ffprobe is not installed (Debian: apt-get install ffmpeg)") from None
     except subprocess.TimeoutExpired:      # run() has killed and reaped it
-        raise _Unreadable(f"视频“{att.name}”在{seconds:g}秒内未能读取完成，文件可能已损坏，"
-                          f"请重新导出为mp4格式后再报送。") from None
+        raise FileTimeout() from None
     broken = f"视频“{att.name}”无法读取（文件可能已损坏或不完整），请重新导出视频后再报送。"
     if run.returncode != 0:
         raise _Unreadable(broken)
