@@ -12,16 +12,15 @@ import datetime as dt
 import logging
 
 from daemon.outgoing.mailout import SendError, check
-from daemon.store.db import Store, now_iso
+from daemon.store import outbox_rows as rows
+from daemon.store.db import Store
 
 log = logging.getLogger("ribao.outbox")
 
 
 def recover(store: Store) -> int:
     """At start-up: rows caught mid-send are not sent again."""
-    cur = store.db.execute("update outbox set state = 'uncertain', reason = 'interrupted while sending; not resent' "
-                           "where state = 'sending'")
-    return cur.rowcount
+    return rows.recover(store)
 
 
 def _later(seconds: int) -> str:
@@ -31,20 +30,14 @@ def _later(seconds: int) -> str:
 def deliver(store: Store, transport, sender: str, retry_seconds: list[int], stop=lambda: False) -> dict:
     """Send every due row; returns counts {sent, failed, retry}."""
     counts = {"sent": 0, "failed": 0, "retry": 0}
-    now = now_iso()
-    rows = list(store.db.execute(
-        "select id, recipient, raw, attempts from outbox where state = 'pending' and (next_try is null or next_try <= ?) "
-        "order by id", [now]).fetchall())
-    for ident, recipient, raw, attempts in rows:
+    for ident, recipient, raw, attempts in rows.due(store):
         if stop():
             break
-        claimed = store.db.execute("update outbox set state = 'sending', attempts = attempts + 1 "
-                                   "where id = ? and state = 'pending'", [ident]).rowcount
-        if claimed != 1:
+        if not rows.claim(store, ident):
             continue        # another deliver() (a job, or `ribao digest --send`) took this row
         unsafe = check((raw or "").encode("ascii", "replace"))
         if unsafe:
-            store.db.execute("update outbox set state = 'failed', last_error = ? where id = ?", [unsafe, ident])
+            rows.failed(store, ident, unsafe)
             counts["failed"] += 1
             log.error("outbox row %s to %s not sent: %s", ident, recipient, unsafe)
             store.event("error", f"outbox row {ident} not sent: {unsafe}")
@@ -54,23 +47,21 @@ def deliver(store: Store, transport, sender: str, retry_seconds: list[int], stop
         except SendError as e:
             if e.retry:
                 delay = retry_seconds[min(attempts, len(retry_seconds) - 1)] if retry_seconds else 300
-                store.db.execute("update outbox set state = 'pending', next_try = ?, last_error = ? where id = ?",
-                                 [_later(delay), str(e), ident])
+                rows.retry(store, ident, _later(delay), str(e))
                 counts["retry"] += 1
                 log.warning("reply %s to %s not sent, retry in %ss: %s", ident, recipient, delay, e)
                 store.event("warning", f"outbox: {e}")
                 if "cannot reach" in str(e):
                     # the server is down: don't hammer it with every other row now
                     # (rows waiting for a later day's budget keep their later time)
-                    store.db.execute("update outbox set next_try = ? where state = 'pending' and id > ? and "
-                                     "(next_try is null or next_try < ?)", [_later(delay), ident, _later(delay)])
+                    rows.postpone_after(store, ident, _later(delay))
                     break
             else:
-                store.db.execute("update outbox set state = 'failed', last_error = ? where id = ?", [str(e), ident])
+                rows.failed(store, ident, str(e))
                 counts["failed"] += 1
                 log.error("reply %s to %s failed: %s", ident, recipient, e)
             continue
-        store.db.execute("update outbox set state = 'sent', sent_at = ?, last_error = null where id = ?", [now_iso(), ident])
+        rows.sent(store, ident)
         counts["sent"] += 1
         log.info("sent %s to %s", ident, recipient)
     return counts

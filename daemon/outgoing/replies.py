@@ -20,11 +20,11 @@ from daemon.defects import title
 from daemon.model import Verdict
 from daemon.outgoing.mailout import build, check, clean_header, valid_address
 from daemon.profile import Profile
+from daemon.store import outbox_rows as rows
 from daemon.store.db import Store, now_iso
 from daemon.templating import render, zh_date, zh_time
 
 log = logging.getLogger("ribao.replies")
-LIVE = "state in ('pending','sending','sent','uncertain')"
 DEFER_DAYS = 14                  # a known sender's reply waits at most this many days for a budget
 STRANGER_SUBJECT = "【已收到】您的来信"
 
@@ -135,23 +135,19 @@ def enqueue_reply(store: Store, ident: int, verdict: Verdict, profile: Profile, 
     # limits count per day of arrival: a backlog after an outage is not one flood
     day = (verdict.received or dt.datetime.now(tz).isoformat())[:10]
     key = content_key(verdict, recipient, school_day) if known else stranger_key(recipient, day)
-    if store.db.execute("select 1 from outbox where message = ? and kind = 'reply' and dedupe_key in (?, ?)",
-                        [ident, key, f"skip:{key}:{ident}"]).fetchone():
+    if rows.reply_recorded(store, ident, [key, f"skip:{key}:{ident}"]):
         return "already queued"          # a restart, or a rejudge that changed nothing
-    if staff_assigned and store.db.execute(f"select 1 from outbox where message = ? and kind = 'reply' and "
-                                           f"dedupe_key like 'reply:%' and {LIVE}", [ident]).fetchone():
+    if staff_assigned and rows.full_reply_live(store, ident):
         return "already queued"          # the one reply after an assignment went out already
     reason = why_not(verdict, recipient, own, cfg)
     when = day
-    if reason is None and store.db.execute("select 1 from outbox where dedupe_key = ?", [key]).fetchone():
+    if reason is None and rows.has(store, key):
         reason = ("the same reply was already sent to this address" if known else
                   "an unknown address gets one reply a day, and this one had it")
     if reason is None and known:
         when, reason = _known_day(store, recipient, day, cfg)
     elif reason is None:
-        n = store.db.execute(f"select count(*) from outbox where day = ? and dedupe_key like 'stranger:%' and {LIVE}",
-                             [day]).fetchone()[0]
-        if n >= cfg.max_unknown_per_day:
+        if rows.count_live(store, day, prefix="stranger:") >= cfg.max_unknown_per_day:
             reason = f"limit of {cfg.max_unknown_per_day} replies per day to unknown addresses reached"
     if reason is not None:
         _record(store, ident, key, recipient, day, "suppressed", reason)
@@ -175,11 +171,12 @@ def enqueue_reply(store: Store, ident: int, verdict: Verdict, profile: Profile, 
     settle = getattr(cfg, "settle_seconds", 0) or 0
     if known and settle > 0 and when == day:
         next_try = max(next_try, _later(settle))
-        _settle(store, ident, verdict, recipient)
-    store.db["outbox"].insert({"message": ident, "kind": "reply", "dedupe_key": key, "recipient": recipient,
-                               "subject": clean_header(subject), "raw": raw.decode("ascii", "replace"),
-                               "state": "pending", "created_at": now_iso(), "next_try": next_try, "day": when},
-                              ignore=True)
+        # a reply still waiting about the same school's day is replaced by this one, which speaks
+        # of the whole day: the school gets one answer for its split mails
+        rows.settle(store, ident, recipient, verdict.school, verdict.report_date, json.dumps(verdict.deliverables),
+                    f"replaced by the reply to message {ident}, which speaks of the whole day")
+    rows.add_reply(store, message=ident, key=key, recipient=recipient, subject=clean_header(subject),
+                   raw=raw.decode("ascii", "replace"), state="pending", day=when, next_try=next_try)
     return "queued" if when == day else f"queued for {when}: the day's reply limit was reached"
 
 
@@ -193,10 +190,8 @@ def _known_day(store: Store, recipient: str, day: str, cfg) -> tuple[str, str | 
     d = dt.date.fromisoformat(day)
     for _ in range(DEFER_DAYS):
         iso = d.isoformat()
-        mine = store.db.execute(f"select count(*) from outbox where recipient = ? and day = ? and {LIVE}",
-                                [recipient, iso]).fetchone()[0]
-        known = store.db.execute(f"select count(*) from outbox where day = ? and dedupe_key like 'reply:%' and {LIVE}",
-                                 [iso]).fetchone()[0]
+        mine = rows.count_live(store, iso, recipient=recipient)
+        known = rows.count_live(store, iso, prefix="reply:")
         if mine < cfg.max_per_sender_per_day and known < cfg.max_per_day:
             return iso, None
         d += dt.timedelta(days=1)
@@ -208,17 +203,6 @@ def _later(seconds: int) -> str:
     return (dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=seconds)).astimezone().isoformat(timespec="seconds")
 
 
-def _settle(store: Store, ident: int, verdict: Verdict, recipient: str) -> None:
-    """[replies] settle_seconds: a reply still waiting about the same school's day is replaced by
-    this one, which speaks of the whole day (the school gets one answer for its split mails)."""
-    store.db.execute(
-        "update outbox set state = 'suppressed', reason = ? where kind = 'reply' and state = 'pending' "
-        "and recipient = ? and message != ? and message in (select id from messages where school = ? "
-        "and coalesce(report_date, '') = coalesce(?, '') and deliverables = ?)",
-        [f"replaced by the reply to message {ident}, which speaks of the whole day", recipient, ident,
-         verdict.school, verdict.report_date, json.dumps(verdict.deliverables)])
-
-
 def _midnight(day: str, tz) -> str:
     """The start of `day` in the profile's timezone, written as now_iso() writes (string-comparable)."""
     start = dt.datetime.combine(dt.date.fromisoformat(day), dt.time(), tzinfo=tz)
@@ -226,6 +210,5 @@ def _midnight(day: str, tz) -> str:
 
 
 def _record(store: Store, ident: int, key: str, recipient: str, day: str, state: str, reason: str) -> None:
-    store.db["outbox"].insert({"message": ident, "kind": "reply", "dedupe_key": f"skip:{key}:{ident}",
-                               "recipient": recipient, "subject": "", "raw": None, "state": state,
-                               "reason": reason, "created_at": now_iso(), "day": day}, ignore=True)
+    rows.add_reply(store, message=ident, key=f"skip:{key}:{ident}", recipient=recipient, subject="", raw=None,
+                   state=state, day=day, reason=reason)
