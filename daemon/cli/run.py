@@ -83,58 +83,37 @@ def run(config_path, once, verbose):
 @click.option("--json", "as_json", is_flag=True)
 def status(config_path, as_json):
     """The last poll, messages by state, the outbox and the last error."""
+    from daemon.reports.status import KIND_ZH, OUTBOX_ZH, STATE_ZH, VERDICT_ZH, counts_zh, local
+    from daemon.reports.status import status as gather
     from daemon.store.db import Store
     cfg, prof, _ = open_config(config_path)
     if not Path(cfg.storage.path, "ribao.db").exists():
         raise Fail(f"no database yet in {cfg.storage.path}: run `ribao run` first")
-    store = Store(cfg.storage.path)
-    mb = store.mailbox_state(cfg.mailbox.folder)
-    out = {
-        "profile": prof.id,
-        "mailbox": {"folder": cfg.mailbox.folder, "last_poll": mb.get("last_poll"),
-                    "uidvalidity": mb.get("uidvalidity"), "last_uid": mb.get("last_uid"),
-                    "last_error": mb.get("last_error"), "last_error_at": mb.get("last_error_at"),
-                    "idle": _idle(cfg, mb)},
-        "messages": store.counts(),
-        "outbox": dict(store.db.execute("select state, count(*) from outbox group by state").fetchall()),
-        "last_error": None,
-        "recent": [],
-        "held": [{k: r[k] for k in ("id", "received", "sender", "school")} for r in store.held()],
-    }
-    ev = store.db.execute("select at, text from events where level = 'error' order by id desc limit 1").fetchone()
-    if ev:
-        out["last_error"] = {"at": ev[0], "text": ev[1]}
-    for r in store.db.execute("select id, received, school, report_date, kind, verdict, state from messages "
-                              "order by id desc limit 10").fetchall():
-        out["recent"].append(dict(zip(("id", "received", "school", "report_date", "kind", "verdict", "state"), r)))
+    out = gather(cfg, prof, Store(cfg.storage.path))
     if as_json:
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
+    tz, mb = prof.tz, out["mailbox"]
     click.echo(f"规则：{prof.id}")
-    click.echo(f"最近一次收信：{mb.get('last_poll') or '（尚未）'}　文件夹：{cfg.mailbox.folder}")
+    click.echo(f"最近一次收信：{local(mb['last_poll'], tz) if mb['last_poll'] else '（尚未）'}　文件夹：{cfg.mailbox.folder}")
     if cfg.mailbox.kind == "imap":
-        click.echo("新邮件提醒（IMAP IDLE）：" + _idle_words(out["mailbox"]["idle"], cfg))
-    click.echo("邮件状态：" + ("，".join(f"{k} {v}" for k, v in out["messages"].items()) or "（无）"))
-    click.echo("发件箱：" + ("，".join(f"{k} {v}" for k, v in out["outbox"].items()) or "（空）"))
+        click.echo("新邮件提醒（IMAP IDLE）：" + _idle_words(mb["idle"], cfg))
+    click.echo("邮件状态：" + (counts_zh(out["messages"], STATE_ZH) or "（无）"))
+    click.echo("发件箱：" + (counts_zh(out["outbox"], OUTBOX_ZH) or "（空）"))
     if mb.get("last_error"):
-        click.echo(f"邮箱错误：{mb['last_error']}（{mb.get('last_error_at')}）")
+        click.echo(f"邮箱错误：{mb['last_error']}（{local(mb.get('last_error_at'), tz)}）")
     if out["last_error"]:
-        click.echo(f"最近错误：{out['last_error']['text']}（{out['last_error']['at']}）")
+        click.echo(f"最近错误：{out['last_error']['text']}（{local(out['last_error']['at'], tz)}）")
     if out["held"]:
         click.echo(f"待确认（学校名称对、发件邮箱未登记，`ribao assign 编号 --school 学校` 确认）：{len(out['held'])} 封")
         for r in out["held"]:
-            click.echo(f"  #{r['id']} {(r['received'] or '')[:16]} {r['school']} ← {r['sender'] or '-'}")
+            click.echo(f"  #{r['id']} {local(r['received'], tz)} {r['school']} ← {r['sender'] or '—'}")
     if out["recent"]:
         click.echo("最近的邮件（编号 收到时间 学校 日期 类型 结论 状态）：")
         for r in out["recent"]:
-            click.echo(f"  #{r['id']} {(r['received'] or '')[:16]} {r['school'] or '-'} {r['report_date'] or '-'} "
-                       f"{r['kind'] or '-'} {r['verdict'] or '-'} {r['state']}")
-
-
-def _idle(cfg, mb: dict) -> bool | None:
-    """True: the running daemon is in IDLE; False: it polls only; None: not known yet, or not IMAP."""
-    v = mb.get("idle") if cfg.mailbox.kind == "imap" else None
-    return None if v is None else bool(v)
+            click.echo(f"  #{r['id']} {local(r['received'], tz)} {r['school'] or '—'} {r['report_date'] or '—'} "
+                       f"{KIND_ZH.get(r['kind'], r['kind'] or '—')} {VERDICT_ZH.get(r['verdict'], r['verdict'] or '—')} "
+                       f"{STATE_ZH.get(r['state'], r['state'])}")
 
 
 def _idle_words(idle: bool | None, cfg) -> str:
@@ -175,19 +154,26 @@ def demo(out_dir: Path, fresh: bool):
                f"({counts['quarantined']} quarantined, {counts['duplicates']} duplicates)")
     for state, n in store.counts().items():
         click.echo(f"  {state}: {n}")
-    outbox = dict(store.db.execute("select state, count(*) from outbox group by state").fetchall())
-    click.echo("replies: " + ", ".join(f"{k} {v}" for k, v in outbox.items()))
+    from daemon.store.reads import outbox_counts
+    click.echo("replies: " + ", ".join(f"{k} {v}" for k, v in outbox_counts(store).items()))
     click.echo("")
     click.echo(f"replies to schools (.eml):  {Path(cfg.smtp.path)}")
     click.echo(f"database (SQLite):          {Path(cfg.storage.path) / 'ribao.db'}")
     click.echo(f"attachments by day/school:  {Path(cfg.storage.path) / 'attachments'}")
     click.echo(f"filed mail (Maildir++):     {Path(cfg.mailbox.path)}")
-    try:
-        from daemon.reports import demo_reports
-    except ImportError:
-        return
+    from daemon.reports import demo_reports, first_day_to_fix
     for label, path in demo_reports(cfg, prof, ros, store):
         click.echo(f"{label:<27} {path}")
+    conf = info["config"]
+    day = first_day_to_fix(prof, ros, store)
+    click.echo("")
+    click.echo(f"Every other command takes --config {conf} (or set RIBAO_CONFIG={conf}), for example:")
+    click.echo(f"  ribao status --config {conf}")
+    if day:
+        click.echo(f"  ribao digest --date {day} --out {out_dir}/reports/digest-{day}.html --config {conf}"
+                   f"   # a day with defects to fix")
+        click.echo(f"  ribao digest --date {day} --json --config {conf}")
+    click.echo(f"  ribao pending --config {conf}")
 
 
 COMMANDS.append(demo)

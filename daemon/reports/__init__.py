@@ -28,3 +28,12 @@ def demo_reports(cfg, prof, ros, store):
         book = out / f"{prof.id}-week.xlsx"
         write_workbook(prof, ros, store, book)
         yield "week workbook (xlsx):", book
+
+
+def first_day_to_fix(prof, ros, store) -> str | None:
+    """The first week day on which some school has a defect still to fix (what the demo points to)."""
+    from daemon.reports.day import day_status
+    for day in prof.week_days():
+        if any(r.needs_fix for r in day_status(prof, ros, store, day).rows):
+            return day.isoformat()
+    return None

@@ -85,3 +85,17 @@ def latest_tables(store: Store, deliverables: list[str]) -> list[tuple[str, str,
         for file, data in store.db.execute("select file, rows from tables_rows where message = ? order by id", [mid]):
             out.append((school, file, data))
     return out
+
+
+def outbox_counts(store: Store) -> dict[str, int]:
+    return dict(store.db.execute("select state, count(*) from outbox group by state").fetchall())
+
+
+def last_error_event(store: Store) -> dict | None:
+    ev = store.db.execute("select at, text from events where level = 'error' order by id desc limit 1").fetchone()
+    return {"at": ev[0], "text": ev[1]} if ev else None
+
+
+def recent_messages(store: Store, n: int = 10) -> list[dict]:
+    return rows(store, "select id, received, school, report_date, kind, verdict, state from messages "
+                       "order by id desc limit ?", [n])

@@ -139,3 +139,14 @@ def test_strangers_and_pranksters_over_imap_do_not_stall_a_good_report(setup):
     assert "厦门信息学校" not in by["prankster@gmail.com"].get_body(("plain",)).get_content()
     kinds = _db(cfg).execute("select kind, school_how from messages order by id").fetchall()
     assert kinds == [("other", ""), ("other", ""), ("report", "subject"), ("report", "sender")]
+
+
+def test_plain_status_reads_in_chinese_with_local_times(tmp_path):
+    cfg, md = _setup(tmp_path)
+    drop(md, build_mail(subject="厦门信息学校一日一报5月14日", sender="xxxx@126.com", body=report_text(1000)))
+    assert ribao("run", "--once", "--config", str(cfg)).returncode == 0
+    plain = ribao("status", "--config", str(cfg)).stdout
+    assert "已处理 1" in plain and "已发送 1" in plain and "报送 合格 已处理" in plain
+    assert "none" not in plain and "done" not in plain and "+00:00" not in plain and "年" in plain
+    js = json.loads(ribao("status", "--json", "--config", str(cfg)).stdout)
+    assert js["messages"] == {"done": 1} and js["outbox"] == {"sent": 1}          # the JSON keeps its values
