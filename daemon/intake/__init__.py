@@ -16,6 +16,11 @@ Nothing is ever deleted: `move` uses IMAP MOVE (or COPY without expunge when MOV
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from daemon.interfaces import Source
+
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +48,7 @@ class MailboxError(RuntimeError):
     """The mailbox can't be reached or refused us; the message says which and how to fix it."""
 
 
-def open_source(cfg, spool: Path):
+def open_source(cfg, spool: Path) -> "Source":
     kind = getattr(cfg, "kind", "imap")
     if kind == "maildir":
         from daemon.intake.maildir import MaildirSource

@@ -8,6 +8,11 @@ mail back and names anything we did not write, so a gap in the above is refused,
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from daemon.interfaces import Transport
+
 import email.parser
 import email.policy
 import re
@@ -225,7 +230,7 @@ class FolderTransport:
         tmp.replace(self.dir / name)
 
 
-def transport(cfg):
+def transport(cfg) -> "Transport":
     return FolderTransport(cfg) if cfg.kind == "outbox" else SmtpTransport(cfg)
 
 
