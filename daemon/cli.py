@@ -94,8 +94,8 @@ def human_summary(v, prof) -> str:
 
 def _register_more():
     """Commands that live in their own modules (daemon, staff corrections, reports)."""
-    from . import cli_reports, cli_run, cli_staff
-    for mod in (cli_run, cli_staff, cli_reports):
+    from . import cli_reports, cli_run, cli_staff, cli_storage
+    for mod in (cli_run, cli_staff, cli_reports, cli_storage):
         for cmd in mod.COMMANDS:
             cli.add_command(cmd)
 

@@ -99,6 +99,8 @@ def status(config_path, as_json):
         "recent": [],
         "held": [{k: r[k] for k in ("id", "received", "sender", "school")} for r in store.held()],
     }
+    from .storage.usage import status_lines, usage
+    out["storage"] = usage(store.root, store.db)
     ev = store.db.execute("select at, text from events where level = 'error' order by id desc limit 1").fetchone()
     if ev:
         out["last_error"] = {"at": ev[0], "text": ev[1]}
@@ -112,6 +114,8 @@ def status(config_path, as_json):
     click.echo(f"最近一次收信：{mb.get('last_poll') or '（尚未）'}　文件夹：{cfg.mailbox.folder}")
     click.echo("邮件状态：" + ("，".join(f"{k} {v}" for k, v in out["messages"].items()) or "（无）"))
     click.echo("发件箱：" + ("，".join(f"{k} {v}" for k, v in out["outbox"].items()) or "（空）"))
+    for line in status_lines(out["storage"]):
+        click.echo(line)
     if mb.get("last_error"):
         click.echo(f"邮箱错误：{mb['last_error']}（{mb.get('last_error_at')}）")
     if out["last_error"]:
