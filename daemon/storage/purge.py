@@ -145,3 +145,22 @@ def scheduled(cfg, store, today: dt.date | None = None) -> dict | None:
     except PurgeRefused as e:
         log.warning("keep_days purge before %s put off: %s", before, e)
         return None
+
+
+_done: dict[str, dt.date] = {}      # what daily() did today, per storage folder ("purge", "warn")
+
+
+def daily(cfg, store, today: dt.date) -> None:
+    """The scheduler's storage work: the keep_days purge once a day, and one log warning a day
+    while free space is under two busiest days' intake."""
+    from .usage import human, low_space
+    key = str(store.root)
+    if _done.get(key + ":purge") != today:
+        if scheduled(cfg, store, today) is not None or not cfg.storage.keep_days:
+            _done[key + ":purge"] = today        # refused: tried again next hour
+    low = low_space(store.root, store.db)
+    if low and _done.get(key + ":warn") != today:
+        _done[key + ":warn"] = today
+        log.warning("storage %s: %s free, under two busiest days' intake (%s a day): add disk, or "
+                    "`ribao export` then `ribao purge --before D`", store.root, human(low["free_bytes"]),
+                    human(low["busiest_bytes"]))
