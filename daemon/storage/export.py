@@ -31,7 +31,8 @@ STORED = {".jpg", ".jpeg", ".png", ".heic", ".gif", ".mp4", ".mov", ".avi", ".zi
 _BAD = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')
 _DEVICES = {"con", "prn", "aux", "nul", "conin$", "conout$", *(f"com{i}" for i in "123456789¹²³"),
             *(f"lpt{i}" for i in "123456789¹²³")}
-PART_MAX = 80          # characters of one folder or file name
+PART_MAX = 80          # characters of a file name
+FOLDER_MAX = 60        # characters of a folder name (day, school, deliverable)
 PATH_MAX = 180         # characters of a whole path in the zip (Explorer's limit is 260 with the target folder)
 CHUNK = 1 << 20
 
@@ -74,10 +75,10 @@ class Names:
         self.taken: set[str] = set()
 
     def add(self, folders: list[str], name: str) -> str:
-        parts = [win_name(f) for f in folders]
+        parts = [win_name(f, FOLDER_MAX) for f in folders]
         base = "/".join(parts)
-        room = max(20, PATH_MAX - len(base) - 1)
-        leaf = win_name(name, min(PART_MAX, room))
+        limit = min(PART_MAX, max(20, PATH_MAX - len(base) - 1))
+        leaf = win_name(name, limit)
         stem, ext = os.path.splitext(leaf)
         n = 1
         while True:
@@ -86,7 +87,8 @@ class Names:
                 self.taken.add(path.lower())
                 return path
             n += 1
-            leaf = f"{stem[: max(1, len(stem) - 6)]} ({n}){ext}"
+            mark = f" ({n})"
+            leaf = f"{stem[: max(1, limit - len(ext) - len(mark))]}{mark}{ext}"
 
 
 def _verdict(msg: dict, replaced: bool) -> str:

@@ -10,7 +10,7 @@ import zipfile
 
 from openpyxl import load_workbook
 
-from daemon.storage.export import MANIFEST, MANIFEST_HEAD, REPLACED, win_name
+from daemon.storage.export import MANIFEST, MANIFEST_HEAD, REPLACED, Names, win_name
 
 WIN_BAD = re.compile(r'[<>:"\\|?*\x00-\x1f]')
 DEVICES = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))}
@@ -100,3 +100,11 @@ def test_windows_names():
     assert win_name("照片. . ") == "照片" and win_name("") == "_"
     long = win_name("长" * 300 + ".jpeg")
     assert len(long) == 80 and long.endswith(".jpeg")
+
+
+def test_zip_paths_are_bounded_and_unique_without_case():
+    n = Names()
+    p = n.add(["2023-05-14", "长" * 200, REPLACED], "照" * 300 + ".jpg")
+    assert len(p) <= 180 and p.endswith(".jpg") and all(len(x) <= 80 for x in p.split("/"))
+    assert n.add(["d"], "Photo.JPG") == "d/Photo.JPG" and n.add(["d"], "photo.jpg") == "d/photo (2).jpg"
+    assert n.add(["d"], "photo.jpg") == "d/photo (3).jpg"

@@ -59,6 +59,7 @@ def test_purge_frees_the_bytes_and_keeps_every_figure(week):
     html14, text14 = _digest(week, "2023-05-14", "before14")
     html15, text15 = _digest(week, "2023-05-15", "before15")
     book = _book(week, "before")
+    pending = week.run("pending", "--date", "2023-05-14", "--json").stdout
     assert "data:image/jpeg" in html14
     used_before = du(d)
 
@@ -94,6 +95,7 @@ def test_purge_frees_the_bytes_and_keeps_every_figure(week):
     assert "厦门工商旅游学校" in h14 and "重报" in h14
     assert _digest(week, "2023-05-15", "after15") == (html15, text15)
     assert _book(week, "after") == book
+    assert week.run("pending", "--date", "2023-05-14", "--json").stdout == pending
     # a purged message is never judged again (its mail is gone)
     r = week.run("rejudge", "--date", "2023-05-14")
     assert "rejudged 0 messages" in r.stdout
