@@ -161,3 +161,28 @@ def test_keep_days_is_checked():
             assert "[storage] keep_days" in str(e)
         else:
             raise AssertionError(bad)
+
+
+def test_a_file_judged_while_a_purge_removes_its_blob_is_still_kept(tmp_path, monkeypatch):
+    """keep_days runs beside the poll: a blob removed between the check and the link costs a copy, not the file."""
+    import hashlib
+    import os
+    import shutil
+
+    from daemon import store as stores
+    from tests.builders.store import make_photo
+    s = stores.Store(tmp_path / "data")
+    work = make_photo(s.root / "work" / "7" / "开幕式.jpg")
+    sha = hashlib.sha256(work.read_bytes()).hexdigest()
+    blob = s.root / "blobs" / sha[:2] / sha
+    blob.parent.mkdir(parents=True)
+    shutil.copyfile(work, blob)                          # an older day's identical photo
+
+    def purged_meanwhile(src, dst):
+        os.unlink(blob)
+        raise FileNotFoundError(2, "No such file or directory", str(src))
+    monkeypatch.setattr(stores.os, "link", purged_meanwhile)
+    m = types.SimpleNamespace(sha256=sha, path=str(work), file="开幕式.jpg")
+    v = types.SimpleNamespace(report_date="2023-05-16", received="2023-05-17T09:00:00+08:00", school="厦门信息学校")
+    rel = s._keep_file(m, v)
+    assert rel and (s.root / rel).read_bytes() == work.read_bytes()
