@@ -103,6 +103,13 @@ def test_purge_frees_the_bytes_and_keeps_every_figure(week):
     assert r.returncode == 2 and "purged" in r.stderr
     assert _facts(week)["messages"] == facts["messages"]
     assert "nothing to purge" in week.run("purge", "--before", "2023-05-15").stdout
+    # the archive of a purged week still has its digests and workbook, and the kept day's files
+    out = week.cfg.parent / "after.zip"
+    week.run("export", "--week", "--out", str(out))
+    import zipfile
+    names = zipfile.ZipFile(out).namelist()
+    assert not [n for n in names if n.startswith("2023-05-14/")] and "每日汇总/2023-05-14.html" in names
+    assert "2023-05-15/厦门工商旅游学校/社区服务.jpg" in names and any(n.endswith(".xlsx") for n in names)
 
 
 def test_purge_refused_while_a_reply_to_that_day_is_unsent(tmp_path):
