@@ -80,20 +80,25 @@ def purge(store, before: dt.date) -> dict:
     tally: dict = {"before": d, "messages": len(ids)}
     if not ids:
         return tally
-    marks = ",".join("?" * len(ids))
-    mats = store.db.execute(f"select id, sha256, stored_path, type from materials where message in ({marks})",
-                            ids).fetchall()
-    raws = store.db.execute(f"select raw_path from messages where id in ({marks})", ids).fetchall()
-    # the database first: from here on nothing points at the files, so a crash leaves at worst a
-    # file that the next purge's sweep of the day folders removes
+    mats, raws = [], []
+    for part in _chunks(ids):
+        marks = ",".join("?" * len(part))
+        mats += store.db.execute(f"select id, sha256, stored_path from materials where message in ({marks})",
+                                 part).fetchall()
+        raws += store.db.execute(f"select raw_path from messages where id in ({marks})", part).fetchall()
+    # the database first: from here on nothing points at the files, so a crash leaves at worst
+    # files no row names, which the next purge's sweep of those days' folders removes
     with store.tx():
-        store.db.conn.execute(f"update materials set stored_path = null where message in ({marks})", ids)
-        store.db.conn.execute(f"update messages set raw_path = null where id in ({marks})", ids)
+        for part in _chunks(ids):
+            marks = ",".join("?" * len(part))
+            store.db.conn.execute(f"update materials set stored_path = null where message in ({marks})", part)
+            store.db.conn.execute(f"update messages set raw_path = null where id in ({marks})", part)
     for (raw,) in raws:
         _unlink(_inside(root, raw), tally, "raw")
-    for _, _, rel, _ in mats:
+    for _, _, rel in mats:
         _unlink(_inside(root, rel), tally, "attachments")
     _sweep_days(root, d, store, tally)
+    _sweep_raw(root, d, store, tally)
     kept = {r[0] for r in store.db.execute("select distinct sha256 from materials where stored_path is not null "
                                            "and sha256 is not null")}
     for sha in {m[1] for m in mats if m[1]} - kept:
@@ -121,6 +126,24 @@ def _sweep_days(root: Path, before: str, store, tally: dict) -> None:
                 p = Path(dirpath) / f
                 if str(p.relative_to(root)) not in named:
                     _unlink(p, tally, "attachments")
+
+
+def _sweep_raw(root: Path, before: str, store, tally: dict) -> None:
+    """Raw mail no row names, in raw/<day received>/ folders older than yesterday and than D (a
+    purge cut short, or a fetch cut short before its row was written; today's folder is in use)."""
+    base = root / "raw"
+    upto = min(before, (dt.date.today() - dt.timedelta(days=1)).isoformat())
+    named = {str(Path(r[0]).resolve()) for r in store.db.execute("select raw_path from messages where raw_path is not null")}
+    for day in base.iterdir() if base.is_dir() else ():
+        if day.is_dir() and not day.is_symlink() and len(day.name) == 10 and day.name < upto:
+            for p in day.iterdir():
+                if p.is_file() and str(p.resolve()) not in named:
+                    _unlink(p, tally, "raw")
+
+
+def _chunks(ids: list, n: int = 500):
+    for i in range(0, len(ids), n):
+        yield ids[i:i + n]
 
 
 def _prune_empty(base: Path, before: str) -> None:

@@ -149,12 +149,18 @@ def test_keep_days_purges_daily_from_the_scheduler(week):
     cfg = configs.load(week.cfg)
     prof = profiles.load(cfg.rules.profile)
     service = types.SimpleNamespace(store=None, transport=None)
+    stray_old = week.data / "raw" / "2020-01-01" / "1-1-cut-short.eml"       # a fetch cut short long ago
+    stray_today = week.data / "raw" / dt.date.today().isoformat() / "1-2-being-recorded.eml"
+    for p in (stray_old, stray_today):
+        p.parent.mkdir(exist_ok=True)
+        p.write_bytes(b"Subject: x\r\n\r\nx\r\n")
     jobs.storage_job(cfg, prof, service, now=dt.datetime(2023, 5, 18, 3, 0, tzinfo=prof.tz))   # keeps 15th onwards
     db = week.db()
     assert db.execute("select count(*) from messages where raw_path is null").fetchone()[0] == 4
     assert json.loads(db.execute("select details from corrections where action = 'purge'").fetchone()[0])["before"] == "2023-05-15"
     assert not (week.data / "attachments" / "2023-05-14").exists()
     assert (week.data / "attachments" / "2023-05-15").exists()
+    assert not stray_old.exists() and stray_today.exists()               # today's folder is the poll's
 
 
 def test_keep_days_is_checked():
