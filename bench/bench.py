@@ -817,7 +817,8 @@ def day_stage(args, base: Path, figures: dict, notes: list, smtp: SmtpServer, se
         print(profile_parent(dov, smtp, roster, base))
     dov.kill()
     servers.remove(dov)
-    shutil.rmtree(base / "ribao" / "data", ignore_errors=True)      # gigabytes of raw copies
+    if not args.keep:                    # --keep: the store stays for bench/storage.py
+        shutil.rmtree(base / "ribao" / "data", ignore_errors=True)      # gigabytes of raw copies
     shutil.rmtree(dov.base_dir, ignore_errors=True)
 
 

@@ -59,6 +59,7 @@ class RulesConfig:
 @dataclass
 class StorageConfig:
     path: str = "/var/lib/ribao"        # database ribao.db and attachments/ live here
+    keep_days: int = 0                  # > 0: daily, `ribao purge` days older than this (0 = off)
 
 
 @dataclass
@@ -219,6 +220,8 @@ def from_dict(data: dict, base: Path, source: Path | None = None) -> Config:
         ZoneInfo(built["schedule"].timezone)
     except Exception:
         raise ConfigError(f"[schedule] timezone: unknown timezone {built['schedule'].timezone!r} (e.g. \"Asia/Shanghai\")") from None
+    if not isinstance(built["storage"].keep_days, int) or built["storage"].keep_days < 0:
+        raise ConfigError("[storage] keep_days: must be a whole number of days, 0 (off) or more")
     if built["schedule"].poll_seconds < 5:
         raise ConfigError("[schedule] poll_seconds: must be at least 5")
     lim = built["limits"]

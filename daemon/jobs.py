@@ -84,6 +84,16 @@ def summary_job(cfg, profile, service, now: dt.datetime | None = None) -> None:
     _run("summary", cfg, service, body)
 
 
+def storage_job(cfg, profile, service, now: dt.datetime | None = None) -> None:
+    """Hourly: `[storage] keep_days` purge and the low-space warning, each at most once a day."""
+    from .storage.purge import daily
+
+    def body(store):
+        daily(cfg, store, (now or dt.datetime.now(profile.tz)).date())
+        return 0
+    _run("storage", cfg, service, body)
+
+
 def add_jobs(scheduler, cfg, profile, service) -> list[str]:
     """Add the configured jobs to an APScheduler 3 scheduler; returns their ids."""
     s, added = cfg.schedule, []
@@ -107,4 +117,7 @@ def add_jobs(scheduler, cfg, profile, service) -> list[str]:
         scheduler.add_job(summary_job, "cron", hour=at[0], minute=at[1], timezone=tz, id="summary",
                           args=[cfg, profile, service], replace_existing=True)
         added.append("summary")
+    scheduler.add_job(storage_job, "interval", hours=1, id="storage", args=[cfg, profile, service],
+                      next_run_time=dt.datetime.now(profile.tz) + dt.timedelta(minutes=1), replace_existing=True)
+    added.append("storage")
     return added

@@ -2,9 +2,9 @@
 expects (daemon/interfaces.py): a new one that misses a method fails here, not mid-poll."""
 from __future__ import annotations
 
-from daemon.interfaces import Check, Inspector, Source, Transport
 from daemon.intake.imap import ImapSource
 from daemon.intake.maildir import MaildirSource
+from daemon.interfaces import Check, Inspector, Source, Transport
 from daemon.judging.checks import chain
 from daemon.judging.inspect import _registry
 from daemon.outgoing.mailout import FolderTransport, SmtpTransport

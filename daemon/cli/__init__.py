@@ -136,7 +136,8 @@ def _register_more():
     from daemon.cli import reports as cli_reports
     from daemon.cli import run as cli_run
     from daemon.cli import staff as cli_staff
-    for mod in (cli_run, cli_staff, cli_reports):
+    from daemon.cli import storage as cli_storage
+    for mod in (cli_run, cli_staff, cli_reports, cli_storage):
         for cmd in mod.COMMANDS:
             cli.add_command(cmd)
 

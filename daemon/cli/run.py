@@ -85,6 +85,7 @@ def status(config_path, as_json):
     """The last poll, messages by state, the outbox and the last error."""
     from daemon.reports.status import KIND_ZH, OUTBOX_ZH, STATE_ZH, VERDICT_ZH, counts_zh, local
     from daemon.reports.status import status as gather
+    from daemon.storage.usage import status_lines
     from daemon.store.db import Store
     cfg, prof, _ = open_config(config_path)
     if not Path(cfg.storage.path, "ribao.db").exists():
@@ -100,6 +101,8 @@ def status(config_path, as_json):
         click.echo("新邮件提醒（IMAP IDLE）：" + _idle_words(mb["idle"], cfg))
     click.echo("邮件状态：" + (counts_zh(out["messages"], STATE_ZH) or "（无）"))
     click.echo("发件箱：" + (counts_zh(out["outbox"], OUTBOX_ZH) or "（空）"))
+    for line in status_lines(out["storage"]):
+        click.echo(line)
     if mb.get("last_error"):
         click.echo(f"邮箱错误：{mb['last_error']}（{local(mb.get('last_error_at'), tz)}）")
     if out["last_error"]:

@@ -38,6 +38,8 @@ def assign(message_id, school, day, deliverable, config_path):
     setup_logging()
     svc, prof, ros = _service(config_path)
     row = _message(svc, message_id)
+    if not row.get("raw_path"):
+        raise Fail(f"message #{message_id} was purged (`ribao purge`): its mail is gone, it can't be judged again")
     if ros.get(school) is None:
         raise Fail(f"{school!r} is not on the roster; names: {', '.join(ros.names[:10])}…")
     over = {"school": school}
@@ -86,7 +88,7 @@ def rejudge(day, config_path):
     """Judge stored messages again (after a rules file changed); answer only what changed."""
     setup_logging()
     svc, _, _ = _service(config_path)
-    where, args = "state in ('done','judged') and kind = 'report'", []
+    where, args = "state in ('done','judged') and kind = 'report' and raw_path is not null", []   # not purged
     if day:
         where += " and report_date = ?"
         args.append(day)

@@ -104,8 +104,16 @@ def build_digest(profile: Profile, roster: Roster, store: Store, day: dt.date, *
     subject = (f"【一日一报汇总】{zh_date(day)}：按时{fig['on_time']}所、逾期{fig['late']}所、"
                f"未报{fig['missing']}所（共{fig['roster']}所）")
     ctx["subject"] = subject
+    ctx["storage_low"] = _storage_low(store)
     return Digest(day=day, subject=subject, text=render("digest.txt.j2", **ctx), ctx=ctx,
                   images=thumbs.images, figures=fig)
+
+
+def _storage_low(store: Store) -> str | None:
+    """A sentence for the top of the digest when free space is under two busiest days' intake."""
+    from ..storage.usage import low_space, warning_zh
+    low = low_space(store.root, store.db)
+    return warning_zh(low) if low else None
 
 
 # ------------------------------------------------------------------ the outbox

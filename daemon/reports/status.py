@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from daemon.storage.usage import usage
 from daemon.store import reads
 from daemon.store.db import Store
 
@@ -29,6 +30,7 @@ def status(cfg, profile, store: Store) -> dict:
         "last_error": reads.last_error_event(store),
         "recent": reads.recent_messages(store),
         "held": [{k: r[k] for k in ("id", "received", "sender", "school")} for r in store.held()],
+        "storage": usage(store.root, store.db),
     }
 
 

@@ -215,8 +215,8 @@ class Store:
                 target = folder / f"{m.sha256[:8]}_{target.name}"
             try:
                 os.link(blob, target)
-            except OSError:
-                shutil.copyfile(blob, target)
+            except OSError:          # no hard links here, or a purge just removed the blob
+                shutil.copyfile(m.path if Path(m.path).exists() else blob, target)
             return str(target.relative_to(self.root))
         except OSError as e:
             if e.errno in (errno.ENOSPC, errno.EDQUOT):

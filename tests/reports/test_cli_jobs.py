@@ -93,11 +93,11 @@ def test_add_jobs_schedules_what_config_asks(tmp_path):
     b, _ = scenario(tmp_path)
     cfg = configs.load(b.config(reminders=True))
     sched = BackgroundScheduler(timezone=cfg.schedule.timezone)
-    assert jobs.add_jobs(sched, cfg, b.profile, FakeService(cfg, b)) == ["digest", "reminders", "summary"]
-    assert {j.id for j in sched.get_jobs()} == {"digest", "reminders", "summary"}
+    assert jobs.add_jobs(sched, cfg, b.profile, FakeService(cfg, b)) == ["digest", "reminders", "summary", "storage"]
+    assert {j.id for j in sched.get_jobs()} == {"digest", "reminders", "summary", "storage"}
     cfg = configs.load(b.config(recipients=[]))
     sched = BackgroundScheduler(timezone=cfg.schedule.timezone)
-    assert jobs.add_jobs(sched, cfg, b.profile, FakeService(cfg, b)) == []
+    assert jobs.add_jobs(sched, cfg, b.profile, FakeService(cfg, b)) == ["storage"]     # warns and purges always
 
 
 def test_jobs_queue_then_deliver_and_never_raise(tmp_path, caplog):
