@@ -70,7 +70,7 @@ def test_every_command_and_option_is_in_the_readme():
     from daemon.cli import cli
     rows = {}
     for line in README.splitlines():
-        m = re.match(r"^\| `(ribao [a-z][a-z -]*?)(?: [A-Z\[].*?)?` \|", line)
+        m = re.match(r"^\| `(ribao [a-z][a-z -]*?)(?: [A-Z\[-].*?)?` \|", line)
         if m:
             rows[m.group(1).strip()] = line
     missing = []
