@@ -38,11 +38,12 @@ def _thumbnails(verdict, thumbs_dir) -> None:
             pass
 
 
-def _child(conn, path, profile, roster, received, workdir, overrides, thumbs_dir):
+def _child(conn, path, profile, roster, received, workdir, overrides, thumbs_dir, limits=None):
     try:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         verdict, msg = judge_file(Path(path), profile, roster, received=received,
-                                  workdir=Path(workdir) if workdir else None, overrides=overrides)
+                                  workdir=Path(workdir) if workdir else None, overrides=overrides,
+                                  limits=limits)
         if thumbs_dir and workdir:
             _thumbnails(verdict, Path(thumbs_dir))
         conn.send(("ok", verdict, {"reply-to": [msg.reply_to] if msg.reply_to else [],   # parsed before decoding
@@ -58,12 +59,13 @@ class Judging:
     """One message being judged in its child."""
 
     def __init__(self, path, profile, roster, *, received=None, workdir=None, overrides=None,
-                 thumbs_dir=None):
+                 thumbs_dir=None, limits=None):
         ctx = multiprocessing.get_context("fork")
         self.conn, child = ctx.Pipe(duplex=False)
         self.proc = ctx.Process(target=_child, args=(child, str(path), profile, roster, received,
                                                      str(workdir) if workdir else None, overrides,
-                                                     str(thumbs_dir) if thumbs_dir else None), daemon=True)
+                                                     str(thumbs_dir) if thumbs_dir else None, limits),
+                                daemon=True)
         self.started = time.monotonic()
         self.proc.start()
         child.close()

@@ -8,6 +8,7 @@ hangs or crashes a parser quarantines that one message, and the daemon goes on w
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import errno
 import json
@@ -20,8 +21,9 @@ from pathlib import Path
 
 from . import filing, outbox, replies
 from .config import Config
+from .inspect import Limits
 from .isolate import Judging, is_full as _is_full
-from .mailbox import Fetched, MailboxError, open_source
+from .mailbox import Fetched, MailboxError, header_text, open_source
 from .mailout import transport as make_transport
 from .profile import Profile
 from .roster import Roster
@@ -30,12 +32,23 @@ from .hashing import sha256_file as _sha256
 
 log = logging.getLogger("ribao")
 SPOOL_STALE_SECONDS = 3600
+# Each message may spend this much of the storage disk on judging (its decoded attachments and what
+# its archives unpack to): EXTRACT_FACTOR × its raw size, at least EXTRACT_FLOOR, at most the
+# inspectors' max_unpacked_bytes. Judging starts only with that much free; unpacking past it is
+# archive.unsafe.
+EXTRACT_FACTOR = 16
+EXTRACT_FLOOR = 16 * 1024**2
 
 
 class StorageFull(MailboxError):
     """The storage folder is full. The message in hand stays `received` (nothing is quarantined for
     it, nothing lost) and the cycle stops; the next poll judges it again once there is room. A
     MailboxError, so `ribao run --once` says so in one line and the service retries next poll."""
+
+
+class NoRoom(StorageFull):
+    """Free space is below the message's extraction budget: it stays `received` (no attempt counted)
+    and the cycle goes on with the next message; it is judged once there is room."""
 
 
 class Service:
@@ -66,8 +79,9 @@ class Service:
                 self.source = None
 
     def poll_once(self) -> dict:
-        """One cycle. With nothing new this costs one round trip to the server."""
-        counts = {"new": 0, "judged": 0, "quarantined": 0, "duplicates": 0}
+        """One cycle. With nothing new this costs one round trip to the server. A message that fails
+        anywhere is quarantined on its own (see _poison); only a full disk and the mailbox stop it."""
+        counts = {"new": 0, "judged": 0, "quarantined": 0, "duplicates": 0, "waiting": 0}
         self._clean_spool()
         folder = self.cfg.mailbox.folder
         src = self.connect()
@@ -89,14 +103,14 @@ class Service:
                         self.store.set_mailbox_state(folder, last_uid=last_uid)
                         if inflight is not None:
                             done, inflight = inflight, None
-                            self._land(*done, counts)
+                            self._land_guarded(*done, counts)
                         if ident is not None:
-                            inflight = (ident, *self._launch(ident))
+                            inflight = self._launch_guarded(ident, counts)
                         if self.stop():
                             break
                 finally:
                     if inflight is not None:
-                        self._land(*inflight, counts)
+                        self._land_guarded(*inflight, counts)
             self.store.set_mailbox_state(folder, last_poll=now_iso(), last_error=None)
         except (MailboxError, OSError, sqlite3.OperationalError) as e:
             if not isinstance(e, MailboxError):
@@ -138,7 +152,8 @@ class Service:
     # ------------------------------------------------------------ one message
     def record(self, f: Fetched, counts: dict) -> int | None:
         """Write the message's row (and keep the raw mail): from here on it can't be lost.
-        Returns the row to judge, or None for a message already known or a copy of one."""
+        Returns the row to judge, or None for a message already known, a copy of one, or one whose
+        row could only be written bare (then it is quarantined with the reason)."""
         if self.store.find(f.uidvalidity, f.uid):
             f.path.unlink(missing_ok=True)
             return None
@@ -147,13 +162,20 @@ class Service:
         raw_dir.mkdir(parents=True, exist_ok=True)
         raw_path = raw_dir / f"{f.uidvalidity}-{f.uid}-{sha[:12]}.eml"
         shutil.move(str(f.path), raw_path)
-        dup = self.store.by_message_id(f.message_id) if f.message_id else self.store.by_sha(sha)
-        received = (f.internaldate or dt.datetime.now().astimezone()).astimezone(self.profile.tz).isoformat()
-        ident = self.store.add_received(uid=f.uid, uidvalidity=f.uidvalidity, folder=self.cfg.mailbox.folder,
-                                        raw_path=raw_path, raw_sha256=sha, size=f.size,
-                                        message_id=f.message_id or "", received=received,
-                                        duplicate_of=dup["id"] if dup else None)
+        row = dict(uid=f.uid, uidvalidity=f.uidvalidity, folder=self.cfg.mailbox.folder, raw_path=raw_path,
+                   raw_sha256=sha, size=f.size, received=now_iso())
         counts["new"] += 1
+        try:
+            mid = header_text(f.message_id)
+            dup = self.store.by_message_id(mid) if mid else self.store.by_sha(sha)
+            row["received"] = (f.internaldate or dt.datetime.now().astimezone()).astimezone(self.profile.tz).isoformat()
+            ident = self.store.add_received(**row, message_id=mid, duplicate_of=dup["id"] if dup else None)
+        except Exception as e:
+            if not _poison(e):
+                raise
+            ident = self.store.add_received(**row, message_id="")
+            self._quarantine(ident, f"recording failed: {_why(e)}", counts)
+            return None
         if dup:
             counts["duplicates"] += 1
             log.info("message %s is a copy of %s (same Message-ID): recorded, not judged again", ident, dup["id"])
@@ -164,16 +186,27 @@ class Service:
         """Judge (again) and store; filing is the caller's next step (finish)."""
         self._land(ident, *self._launch(ident, overrides), counts, overrides, finish=False)
 
+    def budget(self, row: dict) -> int:
+        """The disk this message may spend on judging (see EXTRACT_FACTOR)."""
+        cap = Limits().max_unpacked_bytes
+        return min(cap, max(EXTRACT_FLOOR, EXTRACT_FACTOR * int(row.get("size") or 0)))
+
     def _launch(self, ident: int, overrides: dict | None = None):
-        """Start judging a recorded message in its child; returns (judging, workdir)."""
+        """Start judging a recorded message in its child; returns (judging, workdir). NoRoom when the
+        disk has less free than the message's budget: then nothing is started or counted."""
         row = self.store.get(ident)
+        budget, free = self.budget(row), _free_bytes(self.store.root)
+        if free < budget:
+            raise NoRoom(f"message {ident} ({_mb(row.get('size') or 0)}) waits for disk space: judging it needs "
+                         f"{_mb(budget)} free in {self.store.root}, {_mb(free)} are; it is judged once there is room")
         received = dt.datetime.fromisoformat(row["received"]) if row.get("received") else None
         workdir = self.store.root / "work" / str(ident)
         shutil.rmtree(workdir, ignore_errors=True)
         workdir.mkdir(parents=True)
         self.store.db.execute("update messages set attempts = coalesce(attempts, 0) + 1 where id = ?", [ident])
+        limits = dataclasses.replace(Limits(), max_unpacked_bytes=budget)
         judging = Judging(row["raw_path"], self.profile, self.roster, received=received, workdir=workdir,
-                          overrides=overrides, thumbs_dir=self.store.root / "thumbs")
+                          overrides=overrides, thumbs_dir=self.store.root / "thumbs", limits=limits)
         return judging, workdir
 
     def _land(self, ident: int, judging: Judging, workdir: Path, counts: dict | None = None,
@@ -186,32 +219,68 @@ class Service:
                 raise OSError(errno.ENOSPC, f"no space left while judging message {ident}: {result[1]}")
             if result[0] == "ok":
                 _, verdict, headers = result
+                verdict.message_id = header_text(verdict.message_id)    # raw 8-bit bytes: SQLite refuses them
                 self.store.save_verdict(ident, verdict, school_how=(overrides and "staff") or "")
                 self._queue_reply(ident, verdict, headers)
                 if counts is not None:
                     counts["judged"] += 1
             else:
-                self.store.set_state(ident, "quarantined", reason=result[1][:500], judged_at=now_iso())
-                row = self.store.get(ident)
-                try:
-                    self.store.set_state(ident, "quarantined",
-                                         filed_to=self._file(row, filing.folder_for(row, self.cfg.filing)))
-                except MailboxError:
-                    pass
-                self.store.event("error", f"message {ident} quarantined: {result[1][:300]}")
-                log.error("message %s quarantined: %s", ident, result[1])
-                if counts is not None:
-                    counts["quarantined"] += 1
+                self._quarantine(ident, result[1], counts)
         except (OSError, sqlite3.OperationalError) as e:
-            if _is_full(e):          # free what the child wrote, and don't count this as a failed attempt
+            if _is_full(e):
+                # the budget check passed, so this counts as an attempt (three and it is quarantined):
+                # a mail that fills the disk past its budget is not retried first forever
                 shutil.rmtree(workdir, ignore_errors=True)
                 with contextlib.suppress(sqlite3.Error):
-                    self.store.db.execute("update messages set attempts = max(0, attempts - 1) where id = ?", [ident])
+                    self.store.db.execute("update messages set reason = ? where id = ?",
+                                          [f"the disk filled up while judging it ({_why(e)})"[:500], ident])
             raise
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         if finish:
             self.finish(ident)
+
+    def _launch_guarded(self, ident: int, counts: dict):
+        """_launch, for the poll: None when the message waits for room or was quarantined."""
+        try:
+            return (ident, *self._launch(ident))
+        except NoRoom as e:
+            counts["waiting"] += 1
+            log.warning("%s", e)
+        except Exception as e:
+            if not _poison(e):
+                raise
+            self._quarantine(ident, f"judging could not start: {_why(e)}", counts)
+        return None
+
+    def _land_guarded(self, ident: int, judging: Judging, workdir: Path, counts: dict) -> None:
+        """_land (and finish), for the poll: a failure of this one message quarantines it."""
+        try:
+            self._land(ident, judging, workdir, counts)
+        except Exception as e:
+            if not _poison(e):
+                raise
+            self._quarantine(ident, f"storing, answering or filing failed: {_why(e)}", counts)
+
+    def _quarantine(self, ident: int, reason: str, counts: dict | None) -> None:
+        """Set the message aside with the reason (state, event, log, the quarantine folder); the
+        cycle goes on. Staff see it in `ribao status` and can judge it again."""
+        reason = header_text(reason)[:500] or "unknown error"
+        self.store.set_state(ident, "quarantined", reason=reason, judged_at=now_iso())
+        self.store.event("error", f"message {ident} quarantined: {reason[:300]}")
+        log.error("message %s quarantined: %s", ident, reason)
+        if counts is not None:
+            counts["quarantined"] += 1
+        try:
+            row = self.store.get(ident)
+            self.store.set_state(ident, "quarantined",
+                                 filed_to=self._file(row, filing.folder_for(row, self.cfg.filing)))
+        except MailboxError:
+            pass                      # left in the inbox; the poll's next mailbox call says why
+        except Exception as e:
+            if not _poison(e):
+                raise
+            log.error("message %s: quarantined but not filed: %s", ident, _why(e))
 
     def _queue_reply(self, ident: int, verdict, headers: dict) -> None:
         sender = self.cfg.smtp.sender
@@ -244,22 +313,52 @@ class Service:
             if self.stop():
                 return
             if (row.get("attempts") or 0) >= 3:
-                self.store.set_state(row["id"], "quarantined", reason="judging failed three times (crash or kill)")
+                why = f" (last: {row['reason']})" if row.get("reason") else ""
+                self._quarantine(row["id"], f"judging failed three times (crash, kill or full disk){why}", counts)
                 continue
-            self.judge(row["id"], counts)
-            self.finish(row["id"])
+            if (launched := self._launch_guarded(row["id"], counts)) is not None:
+                self._land_guarded(*launched, counts)
         for row in self.store.pending("judged"):
             if self.stop():
                 return
-            if not self.store.db.execute("select 1 from outbox where message = ? and kind = 'reply'",
-                                         [row["id"]]).fetchone():
-                # stopped between storing the verdict and queueing its reply: judge again to queue it
-                self.judge(row["id"], counts, overrides=_overrides(row))
-            self.finish(row["id"])
+            try:
+                if not self.store.db.execute("select 1 from outbox where message = ? and kind = 'reply'",
+                                             [row["id"]]).fetchone():
+                    # stopped between storing the verdict and queueing its reply: judge again to queue it
+                    self.judge(row["id"], counts, overrides=_overrides(row))
+                self.finish(row["id"])
+            except NoRoom as e:
+                counts["waiting"] += 1
+                log.warning("%s", e)
+            except Exception as e:
+                if not _poison(e):
+                    raise
+                self._quarantine(row["id"], f"storing, answering or filing failed: {_why(e)}", counts)
 
     def deliver(self) -> dict:
         return outbox.deliver(self.store, self.transport, self.cfg.smtp.sender, self.cfg.replies.retry_seconds,
                               stop=self.stop)
+
+
+def _poison(e: BaseException) -> bool:
+    """Whether a failure is this message's own (quarantine it and go on) rather than the machine's:
+    a full disk, the mailbox going away and a locked or broken database stop the cycle instead."""
+    if isinstance(e, (MailboxError, sqlite3.OperationalError)) or _is_full(e):
+        return False
+    return type(e) is not sqlite3.DatabaseError and isinstance(e, Exception)
+
+
+def _why(e: BaseException) -> str:
+    return f"{type(e).__name__}: {e}"
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1024**2:.1f} MB"
+
+
+def _free_bytes(path: Path) -> int:
+    """Free space for us on the storage filesystem (what an unprivileged writer may use)."""
+    return shutil.disk_usage(path).free
 
 
 def _overrides(row: dict) -> dict | None:

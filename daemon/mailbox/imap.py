@@ -28,7 +28,7 @@ from imapclient import IMAPClient
 from imapclient.response_parser import parse_fetch_response
 
 from .. import __version__
-from . import Fetched, FolderState, MailboxError
+from . import Fetched, FolderState, MailboxError, message_id_of
 
 RESYNC_SECONDS = 300          # SELECT at least this often even when NOOP announced nothing
 IDLE_SECONDS = 25 * 60        # re-IDLE well before the 29 minutes after which servers may drop us (RFC 2177)
@@ -60,14 +60,14 @@ def _soft(call, *args) -> bool:
 
 
 def _message_id(header: bytes | None) -> str | None:
-    """Message-ID from a header block (or a whole message), unfolded; None when there is none."""
+    """Message-ID from a header block (or a whole message), unfolded, raw 8-bit bytes kept (see
+    message_id_of); None when there is none."""
     if not header:
         return None
     end = header.find(b"\r\n\r\n")
     end = header.find(b"\n\n") if end < 0 else end
     head = header if end < 0 else header[:end]
-    value = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head + b"\r\n\r\n")["Message-ID"]
-    return (" ".join(str(value).split()) or None) if value is not None else None
+    return message_id_of(email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head + b"\r\n\r\n"))
 
 
 class ImapSource:

@@ -12,7 +12,7 @@ import shutil
 import time
 from pathlib import Path
 
-from . import Fetched, FolderState, MailboxError
+from . import Fetched, FolderState, MailboxError, message_id_of
 
 
 class MaildirSource:
@@ -75,7 +75,7 @@ class MaildirSource:
                 head = email.parser.BytesHeaderParser().parse(fh)
             mtime = dt.datetime.fromtimestamp(src.stat().st_mtime).astimezone()
             yield Fetched(uid=uid, uidvalidity=self.uids["uidvalidity"], path=target, size=target.stat().st_size,
-                          internaldate=mtime, message_id=(head.get("Message-ID") or "").strip() or None)
+                          internaldate=mtime, message_id=message_id_of(head))
 
     def uid_message_ids(self) -> dict[int, str]:
         md = self._open()
@@ -84,7 +84,7 @@ class MaildirSource:
             try:
                 with md.get_file(key) as fh:
                     head = email.parser.BytesHeaderParser().parse(fh)
-                out[uid] = (head.get("Message-ID") or "").strip()
+                out[uid] = message_id_of(head) or ""
             except KeyError:
                 continue
         return out
