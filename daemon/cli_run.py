@@ -69,8 +69,9 @@ def run(config_path, once, verbose):
         finally:
             svc.close()
         sent = svc.store.db.execute("select count(*) from outbox where state = 'sent'").fetchone()[0]
+        waiting = f", {counts['waiting']} waiting for disk space" if counts.get("waiting") else ""
         click.echo(f"ribao: {counts['new']} new, {counts['judged']} judged, {counts['quarantined']} quarantined, "
-                   f"{counts['duplicates']} duplicates; {sent} replies sent in all", err=True)
+                   f"{counts['duplicates']} duplicates{waiting}; {sent} replies sent in all", err=True)
         return
     from .runner import Runner
     Runner(cfg, prof, ros).run_forever()
