@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from .cli_common import Fail, load_rules
+from .safefs import visible, visible_json
 
 SEVERITY_ZH = {"error": "错误", "warning": "提醒"}
 KIND_ZH = {"report": "报送材料", "auto": "自动回复/退信（不处理）", "other": "与报送无关的邮件"}
@@ -59,34 +60,37 @@ def check(message: Path, rules, roster, received, as_json, timeout):
     else:
         reason = result[1]
         if reason.startswith(("OSError", "PermissionError", "IsADirectoryError", "FileNotFoundError")):
-            raise Fail(f"{message}: cannot be read ({reason})")
+            raise Fail(f"{visible(message)}: cannot be read ({visible(reason)})")
         verdict = Verdict(kind="report", school=None, report_date=None, late=False, materials={
             "text_chars": 0, "photos": 0, "videos": 0}, defects=[Defect(
                 "message.timeout", ERROR, None,
                 "邮件未能在规定时间内检查完毕（附件可能已损坏或过大），请检查附件后重新发送，或联系工作人员人工核对。")])
-        click.echo(f"ribao: {message}: {reason}", err=True)
+        click.echo(f"ribao: {visible(message)}: {visible(reason)}", err=True)
     if as_json:
-        click.echo(json.dumps(verdict.as_json(), ensure_ascii=False, indent=2))
+        click.echo(visible_json(json.dumps(verdict.as_json(), ensure_ascii=False, indent=2)))
     else:
         click.echo(human_summary(verdict, prof))
     sys.exit(0 if verdict.ok else 1)
 
 
 def human_summary(v, prof) -> str:
-    lines = [f"类型：{KIND_ZH.get(v.kind, v.kind)}"]
+    """The verdict for a person at a terminal; every value shown with `visible` (names, subjects and
+    messages quote what the sender wrote, escape sequences included)."""
+    lines = [f"类型：{visible(KIND_ZH.get(v.kind, v.kind))}"]
     if v.kind == "report":
         names = {d.id: d.name for d in prof.deliverables}
-        lines.append(f"学校：{v.school or '（未能识别）'}")
+        lines.append(f"学校：{visible(v.school) or '（未能识别）'}")
         if v.deliverables:
-            lines.append("材料：" + "、".join(names.get(d, d) for d in v.deliverables))
+            lines.append("材料：" + "、".join(visible(names.get(d, d)) for d in v.deliverables))
         if v.report_date:
-            lines.append(f"报送日期：{v.report_date}" + ("（逾期）" if v.late else ""))
+            lines.append(f"报送日期：{visible(v.report_date)}" + ("（逾期）" if v.late else ""))
         m = v.materials
         lines.append(f"文字：{m['text_chars']}字　照片：{m['photos']}张　视频：{m['videos']}个")
         if v.defects:
             lines.append("问题：")
             for d in v.defects:
-                lines.append(f"  [{SEVERITY_ZH.get(d.severity, d.severity)}] {d.code}：{d.message}")
+                lines.append(f"  [{visible(SEVERITY_ZH.get(d.severity, d.severity))}] {visible(d.code)}："
+                             f"{visible(d.message)}")
         lines.append("结论：" + ("合格" if v.ok else "需要修改后重新报送"))
     return "\n".join(lines)
 
@@ -103,6 +107,7 @@ _register_more()
 
 
 def main(argv=None):
+    os.umask(0o077)      # what ribao writes (database, mail, replies, reports) is for staff only
     try:
         rv = cli.main(args=argv, prog_name="ribao", standalone_mode=False)
     except click.UsageError as e:

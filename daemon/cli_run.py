@@ -11,6 +11,7 @@ import click
 
 from .cli_common import Fail, load_rules
 from .config import ConfigError, load as load_config
+from .safefs import visible, visible_json
 
 DEFAULT_CONFIG = "/etc/ribao/config.toml"
 _SD_LEVEL = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
@@ -105,21 +106,21 @@ def status(config_path, as_json):
                               "order by id desc limit 10").fetchall():
         out["recent"].append(dict(zip(("id", "received", "school", "report_date", "kind", "verdict", "state"), r)))
     if as_json:
-        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        click.echo(visible_json(json.dumps(out, ensure_ascii=False, indent=2)))
         return
     click.echo(f"规则：{prof.id}")
     click.echo(f"最近一次收信：{mb.get('last_poll') or '（尚未）'}　文件夹：{cfg.mailbox.folder}")
     click.echo("邮件状态：" + ("，".join(f"{k} {v}" for k, v in out["messages"].items()) or "（无）"))
     click.echo("发件箱：" + ("，".join(f"{k} {v}" for k, v in out["outbox"].items()) or "（空）"))
     if mb.get("last_error"):
-        click.echo(f"邮箱错误：{mb['last_error']}（{mb.get('last_error_at')}）")
+        click.echo(f"邮箱错误：{visible(mb['last_error'])}（{mb.get('last_error_at')}）")
     if out["last_error"]:
-        click.echo(f"最近错误：{out['last_error']['text']}（{out['last_error']['at']}）")
+        click.echo(f"最近错误：{visible(out['last_error']['text'])}（{out['last_error']['at']}）")
     if out["recent"]:
         click.echo("最近的邮件（编号 收到时间 学校 日期 类型 结论 状态）：")
         for r in out["recent"]:
-            click.echo(f"  #{r['id']} {(r['received'] or '')[:16]} {r['school'] or '-'} {r['report_date'] or '-'} "
-                       f"{r['kind'] or '-'} {r['verdict'] or '-'} {r['state']}")
+            click.echo(visible(f"  #{r['id']} {(r['received'] or '')[:16]} {r['school'] or '-'} {r['report_date'] or '-'} "
+                               f"{r['kind'] or '-'} {r['verdict'] or '-'} {r['state']}"))
 
 
 COMMANDS = [run, status]

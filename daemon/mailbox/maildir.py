@@ -102,8 +102,13 @@ class MaildirSource:
         src = Path(md._path) / md._lookup(key)
         target_dir = Path(sub._path) / "cur"
         target = target_dir / src.name
-        if not target.exists():
-            shutil.copy2(src, target)
+        if not target.exists():             # the message's time kept (Maildir readers date by it), 0600
+            tmp = Path(sub._path) / "tmp" / src.name
+            shutil.copyfile(src, tmp)
+            st = src.stat()
+            os.chmod(tmp, 0o600)
+            os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+            os.replace(tmp, target)
         if move:
             src.unlink()         # a move within the Maildir: the copy above is the message now
 
