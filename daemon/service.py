@@ -23,10 +23,11 @@ from . import filing, outbox, replies
 from .config import Config
 from .inspect import Limits
 from .isolate import Judging, is_full as _is_full
-from .mailbox import Fetched, MailboxError, header_text, open_source
+from .mailbox import MAX_ID_CHARS, Fetched, MailboxError, header_text, open_source
 from .mailout import transport as make_transport
 from .profile import Profile
 from .roster import Roster
+from .safefs import visible
 from .store import Store, now_iso
 from .hashing import sha256_file as _sha256
 
@@ -166,7 +167,7 @@ class Service:
                    raw_sha256=sha, size=f.size, received=now_iso())
         counts["new"] += 1
         try:
-            mid = header_text(f.message_id)
+            mid = header_text(f.message_id)[:MAX_ID_CHARS]
             dup = self.store.by_message_id(mid) if mid else self.store.by_sha(sha)
             row["received"] = (f.internaldate or dt.datetime.now().astimezone()).astimezone(self.profile.tz).isoformat()
             ident = self.store.add_received(**row, message_id=mid, duplicate_of=dup["id"] if dup else None)
@@ -186,9 +187,13 @@ class Service:
         """Judge (again) and store; filing is the caller's next step (finish)."""
         self._land(ident, *self._launch(ident, overrides), counts, overrides, finish=False)
 
+    def limits(self) -> Limits:
+        """The inspectors' limits for judging one message (its budget is set on top, in _launch)."""
+        return Limits()
+
     def budget(self, row: dict) -> int:
         """The disk this message may spend on judging (see EXTRACT_FACTOR)."""
-        cap = Limits().max_unpacked_bytes
+        cap = self.limits().max_unpacked_bytes
         return min(cap, max(EXTRACT_FLOOR, EXTRACT_FACTOR * int(row.get("size") or 0)))
 
     def _launch(self, ident: int, overrides: dict | None = None):
@@ -204,7 +209,7 @@ class Service:
         shutil.rmtree(workdir, ignore_errors=True)
         workdir.mkdir(parents=True)
         self.store.db.execute("update messages set attempts = coalesce(attempts, 0) + 1 where id = ?", [ident])
-        limits = dataclasses.replace(Limits(), max_unpacked_bytes=budget)
+        limits = dataclasses.replace(self.limits(), max_unpacked_bytes=budget)
         judging = Judging(row["raw_path"], self.profile, self.roster, received=received, workdir=workdir,
                           overrides=overrides, thumbs_dir=self.store.root / "thumbs", limits=limits)
         return judging, workdir
@@ -219,7 +224,8 @@ class Service:
                 raise OSError(errno.ENOSPC, f"no space left while judging message {ident}: {result[1]}")
             if result[0] == "ok":
                 _, verdict, headers = result
-                verdict.message_id = header_text(verdict.message_id)    # raw 8-bit bytes: SQLite refuses them
+                # as record() stored it (raw 8-bit bytes as U+FFFD: SQLite refuses them as they come)
+                verdict.message_id = header_text(verdict.message_id)[:MAX_ID_CHARS]
                 self.store.save_verdict(ident, verdict, school_how=(overrides and "staff") or "")
                 self._queue_reply(ident, verdict, headers)
                 if counts is not None:
@@ -268,7 +274,7 @@ class Service:
         reason = header_text(reason)[:500] or "unknown error"
         self.store.set_state(ident, "quarantined", reason=reason, judged_at=now_iso())
         self.store.event("error", f"message {ident} quarantined: {reason[:300]}")
-        log.error("message %s quarantined: %s", ident, reason)
+        log.error("message %s quarantined: %s", ident, visible(reason))
         if counts is not None:
             counts["quarantined"] += 1
         try:
