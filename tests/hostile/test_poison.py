@@ -136,6 +136,35 @@ def test_a_failure_at_any_step_quarantines_only_that_mail(tmp_path, monkeypatch,
     assert event.startswith("message 1 quarantined: ") and "boom" in event
 
 
+@pytest.mark.parametrize("step", ["storing", "filing"])
+def test_a_failure_over_imap_quarantines_only_that_mail(tmp_path, dovecot, smtp_server, monkeypatch, step):
+    """The same through Dovecot and SMTP: the good report is fetched, filed and sent in the same poll."""
+    from daemon.mailbox.imap import ImapSource
+    dovecot.append(build_mail(message_id="<hostile@x>", **jimei()))
+    dovecot.append(good())
+    svc = service(write_config(tmp_path / "ribao", dovecot=dovecot, smtp=smtp_server))
+    cfg = tmp_path / "ribao" / "config.toml"
+    if step == "storing":
+        monkeypatch.setattr(svc.store, "save_verdict", _fail_on_hostile(svc.store.save_verdict, step))
+    else:
+        real = ImapSource.file
+
+        def file(self, uid, folder, move=False):
+            if uid == 1:
+                raise RuntimeError(f"boom while {step}")
+            return real(self, uid, folder, move)
+        monkeypatch.setattr(ImapSource, "file", file)
+    try:
+        counts = svc.poll_once()
+    finally:
+        svc.close()
+    assert counts["quarantined"] == 1 and counts["new"] == 2
+    assert rows(cfg, "select message_id, state from messages order by id") == [
+        ("<hostile@x>", "quarantined"), ("<good@x>", "done")]
+    assert "school@qq.com" in {m.rcpt_tos[0] for m in smtp_server.wait_for(1 if step == "storing" else 2)}
+    assert len(dovecot.uids("一日一报/2023-05-15/厦门工商旅游学校")) == 1
+
+
 def test_quarantined_mail_is_not_tried_again(tmp_path, monkeypatch):
     """The next poll leaves a quarantined mail alone (it is not `received`): nothing waits on it."""
     cfg = maildir_config(tmp_path, [build_mail(message_id="<hostile@x>", **jimei()), good()])
