@@ -73,7 +73,7 @@ def digest(config_path, day, send, out):
             raise Fail(f"cannot write {out} ({e.strerror or e})") from None
         click.echo(str(out))
     else:
-        click.echo(d.text)
+        click.echo("\n".join(visible(line) for line in d.text.split("\n")))
 
 
 @click.command()
