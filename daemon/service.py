@@ -3,7 +3,10 @@
 Each step moves the message's row forward (received → judged → filed → done), committed before
 the next step starts, so a crash or `kill -9` anywhere resumes at the same step on restart and
 nothing is judged or answered twice. Judging runs in a forked child with a time limit: a file that
-hangs or crashes a parser quarantines that one message, and the daemon goes on with the next.
+hangs or crashes a parser quarantines that one message, and the daemon goes on with the next. So does
+any other failure of one message (recording, storing, answering, filing: no poison messages); only a
+full disk and the mailbox going away stop a cycle. Judging starts only with the message's extraction
+budget free on the storage disk.
 """
 from __future__ import annotations
 
