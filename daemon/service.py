@@ -210,7 +210,7 @@ class Service:
         received = dt.datetime.fromisoformat(row["received"]) if row.get("received") else None
         workdir = self.store.root / "work" / str(ident)
         shutil.rmtree(workdir, ignore_errors=True)
-        workdir.mkdir(parents=True)
+        workdir.mkdir(parents=True, exist_ok=True)   # (a child orphaned by a kill -9 may still write there)
         self.store.db.execute("update messages set attempts = coalesce(attempts, 0) + 1 where id = ?", [ident])
         limits = dataclasses.replace(self.limits(), max_unpacked_bytes=budget)
         judging = Judging(row["raw_path"], self.profile, self.roster, received=received, workdir=workdir,
@@ -250,16 +250,13 @@ class Service:
             self.finish(ident)
 
     def _launch_guarded(self, ident: int, counts: dict):
-        """_launch, for the poll: None when the message waits for room or was quarantined."""
+        """_launch, for the poll: None when the message waits for room. (Starting a child fails only
+        for the machine's reasons, a fork or a folder refused: not the message's fault, so no quarantine.)"""
         try:
             return (ident, *self._launch(ident))
         except NoRoom as e:
             counts["waiting"] += 1
             log.warning("%s", e)
-        except Exception as e:
-            if not _poison(e):
-                raise
-            self._quarantine(ident, f"judging could not start: {_why(e)}", counts)
         return None
 
     def _land_guarded(self, ident: int, judging: Judging, workdir: Path, counts: dict) -> None:

@@ -49,7 +49,8 @@ def reports(n: int, photo: bytes, prefix: str) -> list[bytes]:
 def assert_each_once(cfg, smtp, mids: list[str]) -> None:
     got = rows(cfg, "select message_id, state from messages where duplicate_of is null")
     assert sorted(m for m, _ in got) == sorted(mids), "a message was lost or recorded twice"
-    assert {s for _, s in got} == {"done"}, got
+    assert {s for _, s in got} == {"done"}, rows(cfg, "select message_id, state, attempts, reason from messages "
+                                                     "where state != 'done'")
     per_message = rows(cfg, "select m.message_id, count(o.id), group_concat(o.state) from messages m "
                             "left join outbox o on o.message = m.id and o.kind = 'reply' group by m.id")
     assert all(n == 1 for _, n, _ in per_message), per_message      # one reply decision each, none lost
