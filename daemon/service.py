@@ -211,7 +211,6 @@ class Service:
         workdir = self.store.root / "work" / str(ident)
         shutil.rmtree(workdir, ignore_errors=True)
         workdir.mkdir(parents=True, exist_ok=True)   # (a child orphaned by a kill -9 may still write there)
-        self.store.db.execute("update messages set attempts = coalesce(attempts, 0) + 1 where id = ?", [ident])
         limits = dataclasses.replace(self.limits(), max_unpacked_bytes=budget)
         judging = Judging(row["raw_path"], self.profile, self.roster, received=received, workdir=workdir,
                           overrides=overrides, thumbs_dir=self.store.root / "thumbs", limits=limits)
@@ -220,7 +219,9 @@ class Service:
     def _land(self, ident: int, judging: Judging, workdir: Path, counts: dict | None = None,
               overrides: dict | None = None, finish: bool = True) -> None:
         """Take the child's answer: store the verdict and queue the reply (or quarantine), then file."""
+        counted = False
         try:
+            counted = self._count_attempt(ident, judging)
             result = judging.result(self.judge_seconds)
             self.progress = time.monotonic()
             if result[0] == "full":
@@ -241,13 +242,28 @@ class Service:
                 # a mail that fills the disk past its budget is not retried first forever
                 shutil.rmtree(workdir, ignore_errors=True)
                 with contextlib.suppress(sqlite3.Error):
-                    self.store.db.execute("update messages set reason = ? where id = ?",
-                                          [f"the disk filled up while judging it ({_why(e)})"[:500], ident])
+                    self.store.db.execute("update messages set reason = ?, attempts = coalesce(attempts, 0) + ? "
+                                          "where id = ?", [f"the disk filled up while judging it ({_why(e)})"[:500],
+                                                           0 if counted else 1, ident])
             raise
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         if finish:
             self.finish(ident)
+
+    def _count_attempt(self, ident: int, judging: Judging) -> bool:
+        """Count an attempt once the child has answered (or run out of time): from then on the message
+        is in this process's hands (a verdict too big to take in, say), and three deaths there quarantine
+        it. A kill while only its child works (a restart, kill -9) is not the message's doing."""
+        with contextlib.suppress(EOFError, OSError):
+            judging.conn.poll(max(0.0, self.judge_seconds - (time.monotonic() - judging.started)))
+        try:
+            self.store.db.execute("update messages set attempts = coalesce(attempts, 0) + 1 where id = ?", [ident])
+            return True
+        except sqlite3.OperationalError as e:
+            if not _is_full(e):
+                raise
+            return False          # the child filled the disk: counted once its files are gone (_land)
 
     def _launch_guarded(self, ident: int, counts: dict):
         """_launch, for the poll: None when the message waits for room. (Starting a child fails only
