@@ -26,7 +26,7 @@ from . import filing, outbox, replies
 from .config import Config
 from .inspect import Limits
 from .isolate import Judging, is_full as _is_full
-from .mailbox import MAX_ID_CHARS, Fetched, MailboxError, header_text, open_source
+from .mailbox import MAX_ID_CHARS, Fetched, MailboxError, MailboxRefused, header_text, open_source
 from .mailout import transport as make_transport
 from .profile import Profile
 from .roster import Roster
@@ -364,7 +364,10 @@ class Service:
 
 def _poison(e: BaseException) -> bool:
     """Whether a failure is this message's own (quarantine it and go on) rather than the machine's:
-    a full disk, the mailbox going away and a locked or broken database stop the cycle instead."""
+    a full disk, the mailbox going away and a locked or broken database stop the cycle instead. The
+    server refusing an operation on this one message (MailboxRefused) is the message's."""
+    if isinstance(e, MailboxRefused):
+        return True
     if isinstance(e, (MailboxError, sqlite3.OperationalError)) or _is_full(e):
         return False
     return type(e) is not sqlite3.DatabaseError and isinstance(e, Exception)

@@ -73,6 +73,11 @@ class MailboxError(RuntimeError):
     """The mailbox can't be reached or refused us; the message says which and how to fix it."""
 
 
+class MailboxRefused(MailboxError):
+    """The server, still connected, refused one operation on one message (a COPY of its UID, say):
+    that message is quarantined and the poll goes on, where a lost connection stops it."""
+
+
 def open_source(cfg, spool: Path):
     kind = getattr(cfg, "kind", "imap")
     if kind == "maildir":

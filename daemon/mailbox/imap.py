@@ -28,7 +28,7 @@ from imapclient import IMAPClient
 from imapclient.response_parser import parse_fetch_response
 
 from .. import __version__
-from . import Fetched, FolderState, MailboxError, message_id_of
+from . import Fetched, FolderState, MailboxError, MailboxRefused, message_id_of
 
 RESYNC_SECONDS = 300          # SELECT at least this often even when NOOP announced nothing
 IDLE_SECONDS = 25 * 60        # re-IDLE well before the 29 minutes after which servers may drop us (RFC 2177)
@@ -82,9 +82,9 @@ class ImapSource:
         self._path: tuple[str, str] | None = None   # (namespace prefix, hierarchy delimiter), for file()
 
     # ---- errors: one line, host:port or folder, and the fix; never the password -------------------------
-    def _fail(self, msg: str) -> MailboxError:
+    def _fail(self, msg: str, cls=MailboxError) -> MailboxError:
         msg = " ".join(msg.split())
-        return MailboxError(msg.replace(self.cfg.password, "***") if self.cfg.password else msg)
+        return cls(msg.replace(self.cfg.password, "***") if self.cfg.password else msg)
 
     def _explain(self, e: BaseException) -> MailboxError:
         w, cfg = self.where, self.cfg
@@ -225,7 +225,7 @@ class ImapSource:
         except MailboxError:
             raise
         except _NO as e:
-            raise self._fail(f"IMAP server {self.where} refused to {what} ({_text(e)})") from None
+            raise self._fail(f"IMAP server {self.where} refused to {what} ({_text(e)})", MailboxRefused) from None
 
     # ---- the source interface ---------------------------------------------------------------------------
     def select(self) -> FolderState:

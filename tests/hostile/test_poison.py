@@ -136,9 +136,14 @@ def test_a_failure_at_any_step_quarantines_only_that_mail(tmp_path, monkeypatch,
     assert event.startswith("message 1 quarantined: ") and "boom" in event
 
 
-@pytest.mark.parametrize("step", ["storing", "filing"])
+@pytest.mark.parametrize("step", ["storing", "filing", "refused"])
 def test_a_failure_over_imap_quarantines_only_that_mail(tmp_path, dovecot, smtp_server, monkeypatch, step):
-    """The same through Dovecot and SMTP: the good report is fetched, filed and sent in the same poll."""
+    """The same through Dovecot and SMTP: the good report is fetched, filed and sent in the same poll.
+    `refused`: the server says NO to copying the one message (the connection stays up)."""
+    import imaplib
+
+    from imapclient import IMAPClient
+
     from daemon.mailbox.imap import ImapSource
     dovecot.append(build_mail(message_id="<hostile@x>", **jimei()))
     dovecot.append(good())
@@ -146,6 +151,14 @@ def test_a_failure_over_imap_quarantines_only_that_mail(tmp_path, dovecot, smtp_
     cfg = tmp_path / "ribao" / "config.toml"
     if step == "storing":
         monkeypatch.setattr(svc.store, "save_verdict", _fail_on_hostile(svc.store.save_verdict, step))
+    elif step == "refused":
+        real_copy = IMAPClient.copy
+
+        def copy(self, messages, folder):
+            if list(messages) == [1]:
+                raise imaplib.IMAP4.error("COPY command error: NO [SERVERBUG] refused for this one")
+            return real_copy(self, messages, folder)
+        monkeypatch.setattr(IMAPClient, "copy", copy)
     else:
         real = ImapSource.file
 
@@ -162,6 +175,8 @@ def test_a_failure_over_imap_quarantines_only_that_mail(tmp_path, dovecot, smtp_
     assert rows(cfg, "select message_id, state from messages order by id") == [
         ("<hostile@x>", "quarantined"), ("<good@x>", "done")]
     assert "school@qq.com" in {m.rcpt_tos[0] for m in smtp_server.wait_for(1 if step == "storing" else 2)}
+    if step == "refused":
+        assert "refused to file UID 1" in rows(cfg, "select reason from messages where id = 1")[0][0]
     assert len(dovecot.uids("一日一报/2023-05-15/厦门工商旅游学校")) == 1
 
 
