@@ -141,6 +141,19 @@ CHOICES = {
 }
 
 
+_SECRET_WORDS = ("password", "secret", "token")
+
+
+def _shown(key: str, value) -> str:
+    """A wrong value as the error message may echo it: a secret's value never is, only its type."""
+    if not any(w in key.lower() for w in _SECRET_WORDS):
+        return repr(value)
+    kind = ("a boolean" if isinstance(value, bool) else "a number" if isinstance(value, (int, float))
+            else "a list" if isinstance(value, list) else "a table" if isinstance(value, dict)
+            else "a date or time" if not isinstance(value, str) else "a string")
+    return f"{kind} (its value is not shown)"
+
+
 def _build(section: str, cls, raw: dict, base: Path):
     fields = {f.name: f for f in dataclasses.fields(cls)}
     values = {}
@@ -151,16 +164,16 @@ def _build(section: str, cls, raw: dict, base: Path):
             raise ConfigError(f"[{section}] {key}: unknown key; known keys are {', '.join(known)}")
         default = fields[attr].default if fields[attr].default is not dataclasses.MISSING else fields[attr].default_factory()
         if isinstance(default, bool) and not isinstance(value, bool):
-            raise ConfigError(f"[{section}] {key}: expected true or false, got {value!r}")
+            raise ConfigError(f"[{section}] {key}: expected true or false, got {_shown(key, value)}")
         if isinstance(default, (int, float)) and not isinstance(default, bool) and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise ConfigError(f"[{section}] {key}: expected a number, got {value!r}")
+            raise ConfigError(f"[{section}] {key}: expected a number, got {_shown(key, value)}")
         if isinstance(default, str) and not isinstance(value, str):
-            raise ConfigError(f"[{section}] {key}: expected a string in quotes, got {value!r}")
+            raise ConfigError(f"[{section}] {key}: expected a string in quotes, got {_shown(key, value)}")
         if isinstance(default, list) and not isinstance(value, list):
-            raise ConfigError(f"[{section}] {key}: expected a list such as [\"a\", \"b\"], got {value!r}")
+            raise ConfigError(f"[{section}] {key}: expected a list such as [\"a\", \"b\"], got {_shown(key, value)}")
         choice = CHOICES.get((section, key))
         if choice and value not in choice:
-            raise ConfigError(f"[{section}] {key}: must be one of {', '.join(choice)}, got {value!r}")
+            raise ConfigError(f"[{section}] {key}: must be one of {', '.join(choice)}, got {_shown(key, value)}")
         values[attr] = value
     obj = cls(**values)
     for attr in ("path", "roster", "password_file", "ca_file"):

@@ -86,7 +86,7 @@ def summary_job(cfg, profile, service, now: dt.datetime | None = None) -> None:
 
 def storage_job(cfg, profile, service, now: dt.datetime | None = None) -> None:
     """Hourly: `[storage] keep_days` purge and the low-space warning, each at most once a day."""
-    from .storage.purge import daily
+    from daemon.storage.purge import daily
 
     def body(store):
         daily(cfg, store, (now or dt.datetime.now(profile.tz)).date())

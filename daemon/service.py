@@ -3,11 +3,15 @@
 Each step moves the message's row forward (received → judged → filed → done), committed before
 the next step starts, so a crash or `kill -9` anywhere resumes at the same step on restart and
 nothing is judged or answered twice. Judging runs in a forked child with a time limit: a file that
-hangs or crashes a parser quarantines that one message, and the daemon goes on with the next.
+hangs or crashes a parser quarantines that one message, and the daemon goes on with the next. So does
+any other failure of one message (recording, storing, answering, filing: no poison messages); only a
+full disk and the mailbox going away stop a cycle. Judging starts only with the message's extraction
+budget free on the storage disk.
 """
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import errno
 import json
@@ -18,7 +22,7 @@ import time
 from pathlib import Path
 
 from daemon.config import Config
-from daemon.intake import Fetched, MailboxError, filing, open_source
+from daemon.intake import MAX_ID_CHARS, Fetched, MailboxError, MailboxRefused, filing, header_text, open_source
 from daemon.judging.inspect import Limits
 from daemon.judging.isolate import Judging
 from daemon.judging.isolate import is_full as _is_full
@@ -28,15 +32,27 @@ from daemon.outgoing.mailout import transport as make_transport
 from daemon.profile import Profile
 from daemon.store.db import Store, now_iso
 from daemon.store.hashing import sha256_file as _sha256
+from daemon.store.safefs import visible
 
 log = logging.getLogger("ribao")
 SPOOL_STALE_SECONDS = 3600
+# Each message may spend this much of the storage disk on judging (its decoded attachments and what
+# its archives unpack to): EXTRACT_FACTOR × its raw size, at least EXTRACT_FLOOR, at most the
+# inspectors' max_unpacked_bytes. Judging starts only with that much free; unpacking past it is
+# archive.unsafe.
+EXTRACT_FACTOR = 16
+EXTRACT_FLOOR = 16 * 1024**2
 
 
 class StorageFull(MailboxError):
     """The storage folder is full. The message in hand stays `received` (nothing is quarantined for
     it, nothing lost) and the cycle stops; the next poll judges it again once there is room. A
     MailboxError, so `ribao run --once` says so in one line and the service retries next poll."""
+
+
+class NoRoom(StorageFull):
+    """Free space is below the message's extraction budget: it stays `received` (no attempt counted)
+    and the cycle goes on with the next message; it is judged once there is room."""
 
 
 class Service:
@@ -47,8 +63,8 @@ class Service:
         self.transport = make_transport(cfg.smtp)
         self.stop = stop
         self.own = {a.lower() for a in (cfg.smtp.sender, cfg.mailbox.username, profile.mailbox) if a and "@" in a}
-        self.limits = Limits.from_config(cfg.limits)   # the child keeps file/message budgets itself;
-        self.judge_seconds = self.limits.kill_seconds  # this kill (message_seconds + 30 s) is the backstop
+        self.base_limits = Limits.from_config(cfg.limits)   # the child keeps file/message budgets itself;
+        self.judge_seconds = self.base_limits.kill_seconds  # this kill (message_seconds + 30 s) is the backstop
         self.progress = time.monotonic()   # last step forward; the systemd watchdog reads it
         _warm_imports()
         outbox.recover(self.store)
@@ -68,8 +84,9 @@ class Service:
                 self.source = None
 
     def poll_once(self) -> dict:
-        """One cycle. With nothing new this costs one round trip to the server."""
-        counts = {"new": 0, "judged": 0, "quarantined": 0, "duplicates": 0}
+        """One cycle. With nothing new this costs one round trip to the server. A message that fails
+        anywhere is quarantined on its own (see _poison); only a full disk and the mailbox stop it."""
+        counts = {"new": 0, "judged": 0, "quarantined": 0, "duplicates": 0, "waiting": 0}
         self._clean_spool()
         folder = self.cfg.mailbox.folder
         src = self.connect()
@@ -91,14 +108,14 @@ class Service:
                         self.store.set_mailbox_state(folder, last_uid=last_uid)
                         if inflight is not None:
                             done, inflight = inflight, None
-                            self._land(*done, counts)
+                            self._land_guarded(*done, counts)
                         if ident is not None:
-                            inflight = (ident, *self._launch(ident))
+                            inflight = self._launch_guarded(ident, counts)
                         if self.stop():
                             break
                 finally:
                     if inflight is not None:
-                        self._land(*inflight, counts)
+                        self._land_guarded(*inflight, counts)
             self.store.set_mailbox_state(folder, last_poll=now_iso(), last_error=None)
         except (MailboxError, OSError, sqlite3.OperationalError) as e:
             if not isinstance(e, MailboxError):
@@ -140,7 +157,8 @@ class Service:
     # ------------------------------------------------------------ one message
     def record(self, f: Fetched, counts: dict) -> int | None:
         """Write the message's row (and keep the raw mail): from here on it can't be lost.
-        Returns the row to judge, or None for a message already known or a copy of one."""
+        Returns the row to judge, or None for a message already known, a copy of one, or one whose
+        row could only be written bare (then it is quarantined with the reason)."""
         if self.store.find(f.uidvalidity, f.uid):
             f.path.unlink(missing_ok=True)
             return None
@@ -149,13 +167,20 @@ class Service:
         raw_dir.mkdir(parents=True, exist_ok=True)
         raw_path = raw_dir / f"{f.uidvalidity}-{f.uid}-{sha[:12]}.eml"
         shutil.move(str(f.path), raw_path)
-        dup = self.store.by_message_id(f.message_id) if f.message_id else self.store.by_sha(sha)
-        received = (f.internaldate or dt.datetime.now().astimezone()).astimezone(self.profile.tz).isoformat()
-        ident = self.store.add_received(uid=f.uid, uidvalidity=f.uidvalidity, folder=self.cfg.mailbox.folder,
-                                        raw_path=raw_path, raw_sha256=sha, size=f.size,
-                                        message_id=f.message_id or "", received=received,
-                                        duplicate_of=dup["id"] if dup else None)
+        row = dict(uid=f.uid, uidvalidity=f.uidvalidity, folder=self.cfg.mailbox.folder, raw_path=raw_path,
+                   raw_sha256=sha, size=f.size, received=now_iso())
         counts["new"] += 1
+        try:
+            mid = header_text(f.message_id)[:MAX_ID_CHARS]
+            dup = self.store.by_message_id(mid) if mid else self.store.by_sha(sha)
+            row["received"] = (f.internaldate or dt.datetime.now().astimezone()).astimezone(self.profile.tz).isoformat()
+            ident = self.store.add_received(**row, message_id=mid, duplicate_of=dup["id"] if dup else None)
+        except Exception as e:
+            if not _poison(e):
+                raise
+            ident = self.store.add_received(**row, message_id="")
+            self._quarantine(ident, f"recording failed: {_why(e)}", counts)
+            return None
         if dup:
             counts["duplicates"] += 1
             log.info("message %s is a copy of %s (same Message-ID): recorded, not judged again", ident, dup["id"])
@@ -166,54 +191,119 @@ class Service:
         """Judge (again) and store; filing is the caller's next step (finish)."""
         self._land(ident, *self._launch(ident, overrides), counts, overrides, finish=False)
 
+    def limits(self) -> Limits:
+        """The inspectors' limits for judging one message ([limits]; its budget is set on top, in _launch)."""
+        return self.base_limits
+
+    def budget(self, row: dict) -> int:
+        """The disk this message may spend on judging (see EXTRACT_FACTOR)."""
+        cap = self.limits().max_unpacked_bytes
+        return min(cap, max(EXTRACT_FLOOR, EXTRACT_FACTOR * int(row.get("size") or 0)))
+
     def _launch(self, ident: int, overrides: dict | None = None):
-        """Start judging a recorded message in its child; returns (judging, workdir)."""
+        """Start judging a recorded message in its child; returns (judging, workdir). NoRoom when the
+        disk has less free than the message's budget: then nothing is started or counted."""
         row = self.store.get(ident)
+        budget, free = self.budget(row), _free_bytes(self.store.root)
+        if free < budget:
+            raise NoRoom(f"message {ident} ({_mb(row.get('size') or 0)}) waits for disk space: judging it needs "
+                         f"{_mb(budget)} free in {self.store.root}, {_mb(free)} are; it is judged once there is room")
         received = dt.datetime.fromisoformat(row["received"]) if row.get("received") else None
         workdir = self.store.root / "work" / str(ident)
         shutil.rmtree(workdir, ignore_errors=True)
-        workdir.mkdir(parents=True)
-        self.store.db.execute("update messages set attempts = coalesce(attempts, 0) + 1 where id = ?", [ident])
+        workdir.mkdir(parents=True, exist_ok=True)   # (a child orphaned by a kill -9 may still write there)
+        limits = dataclasses.replace(self.limits(), max_unpacked_bytes=budget)
         judging = Judging(row["raw_path"], self.profile, self.roster, received=received, workdir=workdir,
-                          overrides=overrides, thumbs_dir=self.store.root / "thumbs", limits=self.limits)
+                          overrides=overrides, thumbs_dir=self.store.root / "thumbs", limits=limits)
         return judging, workdir
 
     def _land(self, ident: int, judging: Judging, workdir: Path, counts: dict | None = None,
               overrides: dict | None = None, finish: bool = True) -> None:
         """Take the child's answer: store the verdict and queue the reply (or quarantine), then file."""
+        counted = False
         try:
+            counted = self._count_attempt(ident, judging)
             result = judging.result(self.judge_seconds)
             self.progress = time.monotonic()
             if result[0] == "full":
                 raise OSError(errno.ENOSPC, f"no space left while judging message {ident}: {result[1]}")
             if result[0] == "ok":
                 _, verdict, headers = result
+                # as record() stored it (raw 8-bit bytes as U+FFFD: SQLite refuses them as they come)
+                verdict.message_id = header_text(verdict.message_id)[:MAX_ID_CHARS]
                 self.store.save_verdict(ident, verdict, school_how=(overrides and "staff") or "")
                 self._queue_reply(ident, verdict, headers)
                 if counts is not None:
                     counts["judged"] += 1
             else:
-                self.store.set_state(ident, "quarantined", reason=result[1][:500], judged_at=now_iso())
-                row = self.store.get(ident)
-                try:
-                    self.store.set_state(ident, "quarantined",
-                                         filed_to=self._file(row, filing.folder_for(row, self.cfg.filing)))
-                except MailboxError:
-                    pass
-                self.store.event("error", f"message {ident} quarantined: {result[1][:300]}")
-                log.error("message %s quarantined: %s", ident, result[1])
-                if counts is not None:
-                    counts["quarantined"] += 1
+                self._quarantine(ident, result[1], counts)
         except (OSError, sqlite3.OperationalError) as e:
-            if _is_full(e):          # free what the child wrote, and don't count this as a failed attempt
+            if _is_full(e):
+                # the budget check passed, so this counts as an attempt (three and it is quarantined):
+                # a mail that fills the disk past its budget is not retried first forever
                 shutil.rmtree(workdir, ignore_errors=True)
                 with contextlib.suppress(sqlite3.Error):
-                    self.store.db.execute("update messages set attempts = max(0, attempts - 1) where id = ?", [ident])
+                    self.store.db.execute("update messages set reason = ?, attempts = coalesce(attempts, 0) + ? "
+                                          "where id = ?", [f"the disk filled up while judging it ({_why(e)})"[:500],
+                                                           0 if counted else 1, ident])
             raise
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         if finish:
             self.finish(ident)
+
+    def _count_attempt(self, ident: int, judging: Judging) -> bool:
+        """Count an attempt once the child has answered (or run out of time): from then on the message
+        is in this process's hands (a verdict too big to take in, say), and three deaths there quarantine
+        it. A kill while only its child works (a restart, kill -9) is not the message's doing."""
+        with contextlib.suppress(EOFError, OSError):
+            judging.conn.poll(max(0.0, self.judge_seconds - (time.monotonic() - judging.started)))
+        try:
+            self.store.db.execute("update messages set attempts = coalesce(attempts, 0) + 1 where id = ?", [ident])
+            return True
+        except sqlite3.OperationalError as e:
+            if not _is_full(e):
+                raise
+            return False          # the child filled the disk: counted once its files are gone (_land)
+
+    def _launch_guarded(self, ident: int, counts: dict):
+        """_launch, for the poll: None when the message waits for room. (Starting a child fails only
+        for the machine's reasons, a fork or a folder refused: not the message's fault, so no quarantine.)"""
+        try:
+            return (ident, *self._launch(ident))
+        except NoRoom as e:
+            counts["waiting"] += 1
+            log.warning("%s", e)
+        return None
+
+    def _land_guarded(self, ident: int, judging: Judging, workdir: Path, counts: dict) -> None:
+        """_land (and finish), for the poll: a failure of this one message quarantines it."""
+        try:
+            self._land(ident, judging, workdir, counts)
+        except Exception as e:
+            if not _poison(e):
+                raise
+            self._quarantine(ident, f"storing, answering or filing failed: {_why(e)}", counts)
+
+    def _quarantine(self, ident: int, reason: str, counts: dict | None) -> None:
+        """Set the message aside with the reason (state, event, log, the quarantine folder); the
+        cycle goes on. Staff see it in `ribao status` and can judge it again."""
+        reason = header_text(reason)[:500] or "unknown error"
+        self.store.set_state(ident, "quarantined", reason=reason, judged_at=now_iso())
+        self.store.event("error", f"message {ident} quarantined: {reason[:300]}")
+        log.error("message %s quarantined: %s", ident, visible(reason))
+        if counts is not None:
+            counts["quarantined"] += 1
+        try:
+            row = self.store.get(ident)
+            self.store.set_state(ident, "quarantined",
+                                 filed_to=self._file(row, filing.folder_for(row, self.cfg.filing)))
+        except MailboxError:
+            pass                      # left in the inbox; the poll's next mailbox call says why
+        except Exception as e:
+            if not _poison(e):
+                raise
+            log.error("message %s: quarantined but not filed: %s", ident, _why(e))
 
     def _queue_reply(self, ident: int, verdict, headers: dict) -> None:
         from daemon.reports.day import verdict_day
@@ -249,22 +339,55 @@ class Service:
             if self.stop():
                 return
             if (row.get("attempts") or 0) >= 3:
-                self.store.set_state(row["id"], "quarantined", reason="judging failed three times (crash or kill)")
+                why = f" (last: {row['reason']})" if row.get("reason") else ""
+                self._quarantine(row["id"], f"judging failed three times (crash, kill or full disk){why}", counts)
                 continue
-            self.judge(row["id"], counts)
-            self.finish(row["id"])
+            if (launched := self._launch_guarded(row["id"], counts)) is not None:
+                self._land_guarded(*launched, counts)
         for row in self.store.pending("judged"):
             if self.stop():
                 return
-            if not self.store.db.execute("select 1 from outbox where message = ? and kind = 'reply'",
-                                         [row["id"]]).fetchone():
-                # stopped between storing the verdict and queueing its reply: judge again to queue it
-                self.judge(row["id"], counts, overrides=_overrides(row))
-            self.finish(row["id"])
+            try:
+                if not self.store.db.execute("select 1 from outbox where message = ? and kind = 'reply'",
+                                             [row["id"]]).fetchone():
+                    # stopped between storing the verdict and queueing its reply: judge again to queue it
+                    self.judge(row["id"], counts, overrides=_overrides(row))
+                self.finish(row["id"])
+            except NoRoom as e:
+                counts["waiting"] += 1
+                log.warning("%s", e)
+            except Exception as e:
+                if not _poison(e):
+                    raise
+                self._quarantine(row["id"], f"storing, answering or filing failed: {_why(e)}", counts)
 
     def deliver(self) -> dict:
         return outbox.deliver(self.store, self.transport, self.cfg.smtp.sender, self.cfg.replies.retry_seconds,
                               stop=self.stop)
+
+
+def _poison(e: BaseException) -> bool:
+    """Whether a failure is this message's own (quarantine it and go on) rather than the machine's:
+    a full disk, the mailbox going away and a locked or broken database stop the cycle instead. The
+    server refusing an operation on this one message (MailboxRefused) is the message's."""
+    if isinstance(e, MailboxRefused):
+        return True
+    if isinstance(e, (MailboxError, sqlite3.OperationalError)) or _is_full(e):
+        return False
+    return type(e) is not sqlite3.DatabaseError and isinstance(e, Exception)
+
+
+def _why(e: BaseException) -> str:
+    return f"{type(e).__name__}: {e}"
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1024**2:.1f} MB"
+
+
+def _free_bytes(path: Path) -> int:
+    """Free space for us on the storage filesystem (what an unprivileged writer may use)."""
+    return shutil.disk_usage(path).free
 
 
 def _overrides(row: dict) -> dict | None:

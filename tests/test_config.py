@@ -1,4 +1,8 @@
 """A wrong or missing config key is one clear line naming the key."""
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from daemon.config import ConfigError, from_dict, load
@@ -72,3 +76,27 @@ def test_bad_toml(tmp_path):
     p.write_text("[mailbox\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load(p)
+
+
+@pytest.mark.parametrize("section", ["mailbox", "smtp"])
+@pytest.mark.parametrize("written, secret", [("123456", "123456"), ("20230515.5", "20230515.5"), ("true", "true"),
+                                             ("2023-05-15", "2023-05-15"), ("[918273]", "918273"),
+                                             ("q7w8e9r", "q7w8e9r")])
+def test_a_password_written_without_quotes_is_never_echoed(tmp_path, section, written, secret):
+    """`password = 123456` is a number to TOML: the error names the key and the fix, not the value."""
+    mailbox = '[mailbox]\nkind = "imap"\nhost = "imap.163.com"\nusername = "u"\n'
+    smtp = '[smtp]\nkind = "smtp"\nhost = "smtp.163.com"\nfrom = "a@b.cn"\n'
+    text = (mailbox + f"password = {written}\n" + smtp if section == "mailbox"
+            else mailbox + smtp + f"password = {written}\n")
+    p = tmp_path / "config.toml"
+    p.write_text(text)
+    with pytest.raises(ConfigError) as e:
+        load(p)
+    message = str(e.value)
+    assert secret not in message and "\n" not in message
+    if written != "q7w8e9r":       # a bare word is not TOML at all: the parser's own line and column
+        assert message.startswith(f"[{section}] password: expected a string in quotes, got ")
+        assert "(its value is not shown)" in message
+    r = subprocess.run([sys.executable, "-m", "daemon", "status", "--config", str(p)], capture_output=True,
+                       text=True, cwd=Path(__file__).resolve().parents[1], timeout=60)
+    assert r.returncode == 2 and secret not in r.stderr + r.stdout and r.stderr.startswith("ribao: ")

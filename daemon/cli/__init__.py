@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from daemon.cli.common import Fail, load_rules
+from daemon.store.safefs import visible, visible_json
 from daemon.store.schema import SchemaError
 
 SEVERITY_ZH = {"error": "错误", "warning": "提醒"}
@@ -51,7 +52,7 @@ def check(messages: tuple[Path, ...], rules, roster, received, as_json, timeout)
     if len(messages) == 1:
         verdict = _judge_one(messages[0], prof, ros, when, timeout)
         if as_json:
-            click.echo(json.dumps(verdict.as_json(), ensure_ascii=False, indent=2))
+            click.echo(visible_json(json.dumps(verdict.as_json(), ensure_ascii=False, indent=2)))
         else:
             click.echo(human_summary(verdict, prof))
         sys.exit(0 if verdict.ok else 1)
@@ -63,9 +64,10 @@ def check(messages: tuple[Path, ...], rules, roster, received, as_json, timeout)
             ok = ok and verdict.ok
             day = days.add(i, message, verdict)
             if as_json:
-                click.echo(json.dumps({**verdict.as_json(), "day": day}, ensure_ascii=False, separators=(",", ":")))
+                click.echo(visible_json(json.dumps({**verdict.as_json(), "day": day}, ensure_ascii=False,
+                                                  separators=(",", ":"))))
             else:
-                click.echo(f"== {i}. {message.name}")
+                click.echo(f"== {i}. {visible(message.name)}")
                 click.echo(human_summary(verdict, prof))
                 if day:
                     click.echo(day_summary(day))
@@ -95,8 +97,8 @@ def _judge_one(message: Path, prof, ros, when, timeout):
     # such a mail with this reason; it is never passed off as message.timeout.
     reason = result[1]
     if reason.startswith(("OSError", "PermissionError", "IsADirectoryError", "FileNotFoundError")):
-        raise Fail(f"{message}: cannot be read ({reason})")
-    raise Fail(f"{message}: could not be judged ({reason}); the daemon would quarantine it for staff")
+        raise Fail(f"{visible(message)}: cannot be read ({visible(reason)})")
+    raise Fail(f"{visible(message)}: could not be judged ({visible(reason)}); the daemon would quarantine it for staff")
 
 
 STATUS_ZH = {"on_time": "按时报送", "late": "逾期报送", "missing": "未报送", "not_due": "未到截止", "accepted": "人工认可"}
@@ -113,20 +115,23 @@ def day_summary(day: dict) -> str:
 
 
 def human_summary(v, prof) -> str:
-    lines = [f"类型：{KIND_ZH.get(v.kind, v.kind)}"]
+    """The verdict for a person at a terminal; every value shown with `visible` (names, subjects and
+    messages quote what the sender wrote, escape sequences included)."""
+    lines = [f"类型：{visible(KIND_ZH.get(v.kind, v.kind))}"]
     if v.kind == "report":
         names = {d.id: d.name for d in prof.deliverables}
-        lines.append(f"学校：{v.school or '（未能识别）'}")
+        lines.append(f"学校：{visible(v.school) or '（未能识别）'}")
         if v.deliverables:
-            lines.append("材料：" + "、".join(names.get(d, d) for d in v.deliverables))
+            lines.append("材料：" + "、".join(visible(names.get(d, d)) for d in v.deliverables))
         if v.report_date:
-            lines.append(f"报送日期：{v.report_date}" + ("（逾期）" if v.late else ""))
+            lines.append(f"报送日期：{visible(v.report_date)}" + ("（逾期）" if v.late else ""))
         m = v.materials
         lines.append(f"文字：{m['text_chars']}字　照片：{m['photos']}张　视频：{m['videos']}个")
         if v.defects:
             lines.append("问题：")
             for d in v.defects:
-                lines.append(f"  [{SEVERITY_ZH.get(d.severity, d.severity)}] {d.code}：{d.message}")
+                lines.append(f"  [{visible(SEVERITY_ZH.get(d.severity, d.severity))}] {visible(d.code)}："
+                             f"{visible(d.message)}")
         lines.append("结论：" + ("合格" if v.ok else "需要修改后重新报送"))
     return "\n".join(lines)
 
@@ -146,6 +151,7 @@ _register_more()
 
 
 def main(argv=None):
+    os.umask(0o077)      # what ribao writes (database, mail, replies, reports) is for staff only
     try:
         rv = cli.main(args=argv, prog_name="ribao", standalone_mode=False)
     except click.UsageError as e:

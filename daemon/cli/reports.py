@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 
 import click
 
 from daemon.cli.common import Fail
 from daemon.cli.run import config_option, open_config
+from daemon.store.safefs import private_dir, visible, visible_json, write_private
 
 
 def _store(cfg):
@@ -80,12 +82,15 @@ def digest(config_path, day, send, out, as_json, deliverable):
         return
     d = build_digest(prof, ros, store, when)
     if out:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(d.standalone(), encoding="utf-8")
-        out.with_suffix(".txt").write_text(d.text, encoding="utf-8")
+        try:
+            private_dir(out.parent)
+            write_private(out, d.standalone())
+            write_private(out.with_suffix(".txt"), d.text)
+        except OSError as e:
+            raise Fail(f"cannot write {out} ({e.strerror or e})") from None
         click.echo(str(out))
     else:
-        click.echo(d.text)
+        click.echo("\n".join(visible(line) for line in d.text.split("\n")))
 
 
 @click.command()
@@ -104,7 +109,9 @@ def summary(config_path, out, send):
     if path.suffix.lower() != ".xlsx":
         raise Fail(f"--out {path}: the workbook is written as .xlsx")
     try:
+        private_dir(path.parent)
         fig = write_workbook(prof, ros, store, path)
+        os.chmod(path, 0o600)            # also when it existed before, written under another umask
     except OSError as e:
         raise Fail(f"cannot write {path} ({e.strerror or e})") from None
     t = fig["totals"]
@@ -135,14 +142,14 @@ def pending(config_path, deliverable, day, as_json):
     except PendingError as e:
         raise Fail(str(e)) from None
     if as_json:
-        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        click.echo(visible_json(json.dumps(out, ensure_ascii=False, indent=2)))
         return
     what = out["name"] + (f"（{out['date']}）" if out["date"] else "")
     click.echo(f"{what}，截止 {out['due_zh'] or '（无）'}：{len(out['missing'])}/{out['roster']}所学校尚未报送")
     for m in out["missing"]:
-        seen = (f"最近来信 {m['last_seen'][:16].replace('T', ' ')}「{short(m['last_subject'], 60)}」"
+        seen = (f"最近来信 {m['last_seen'][:16].replace('T', ' ')}「{visible(short(m['last_subject'], 60))}」"
                 if m["last_seen"] else "从未来信")
-        click.echo(f"  {short(m['school'], 60)}　{seen}")
+        click.echo(f"  {visible(short(m['school'], 60))}　{seen}")
 
 
 COMMANDS = [digest, summary, pending]

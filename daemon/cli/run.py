@@ -12,6 +12,7 @@ import click
 from daemon.cli.common import Fail, load_rules
 from daemon.config import ConfigError
 from daemon.config import load as load_config
+from daemon.store.safefs import visible, visible_json
 
 DEFAULT_CONFIG = "/etc/ribao/config.toml"
 _SD_LEVEL = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
@@ -71,8 +72,9 @@ def run(config_path, once, verbose):
         finally:
             svc.close()
         sent = svc.store.db.execute("select count(*) from outbox where state = 'sent'").fetchone()[0]
+        waiting = f", {counts['waiting']} waiting for disk space" if counts.get("waiting") else ""
         click.echo(f"ribao: {counts['new']} new, {counts['judged']} judged, {counts['quarantined']} quarantined, "
-                   f"{counts['duplicates']} duplicates; {sent} replies sent in all", err=True)
+                   f"{counts['duplicates']} duplicates{waiting}; {sent} replies sent in all", err=True)
         return
     from daemon.runner import Runner
     Runner(cfg, prof, ros).run_forever()
@@ -92,7 +94,7 @@ def status(config_path, as_json):
         raise Fail(f"no database yet in {cfg.storage.path}: run `ribao run` first")
     out = gather(cfg, prof, Store(cfg.storage.path))
     if as_json:
-        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        click.echo(visible_json(json.dumps(out, ensure_ascii=False, indent=2)))
         return
     tz, mb = prof.tz, out["mailbox"]
     click.echo(f"规则：{prof.id}")
@@ -104,17 +106,17 @@ def status(config_path, as_json):
     for line in status_lines(out["storage"]):
         click.echo(line)
     if mb.get("last_error"):
-        click.echo(f"邮箱错误：{mb['last_error']}（{local(mb.get('last_error_at'), tz)}）")
+        click.echo(f"邮箱错误：{visible(mb['last_error'])}（{local(mb.get('last_error_at'), tz)}）")
     if out["last_error"]:
-        click.echo(f"最近错误：{out['last_error']['text']}（{local(out['last_error']['at'], tz)}）")
+        click.echo(f"最近错误：{visible(out['last_error']['text'])}（{local(out['last_error']['at'], tz)}）")
     if out["held"]:
         click.echo(f"待确认（学校名称对、发件邮箱未登记，`ribao assign 编号 --school 学校` 确认）：{len(out['held'])} 封")
         for r in out["held"]:
-            click.echo(f"  #{r['id']} {local(r['received'], tz)} {r['school']} ← {r['sender'] or '—'}")
+            click.echo(f"  #{r['id']} {local(r['received'], tz)} {visible(r['school'])} ← {visible(r['sender'] or '—')}")
     if out["recent"]:
         click.echo("最近的邮件（编号 收到时间 学校 日期 类型 结论 状态）：")
         for r in out["recent"]:
-            click.echo(f"  #{r['id']} {local(r['received'], tz)} {r['school'] or '—'} {r['report_date'] or '—'} "
+            click.echo(f"  #{r['id']} {local(r['received'], tz)} {visible(r['school'] or '—')} {r['report_date'] or '—'} "
                        f"{KIND_ZH.get(r['kind'], r['kind'] or '—')} {VERDICT_ZH.get(r['verdict'], r['verdict'] or '—')} "
                        f"{STATE_ZH.get(r['state'], r['state'])}")
 

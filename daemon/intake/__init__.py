@@ -44,8 +44,43 @@ class Fetched:
     sha256: str = ""                # of the raw bytes, when the source had them in hand anyway
 
 
+MAX_ID_CHARS = 998                  # a header line's limit (RFC 5322): longer is cut, never refused
+
+
+def header_text(value) -> str:
+    """A raw header value as plain text, never raising: the email package keeps raw 8-bit bytes as
+    surrogates (or wraps them in a Header object), which SQLite refuses. UTF-8 (SMTPUTF8) is kept as
+    it is, anything else becomes U+FFFD; folding whitespace is unfolded."""
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        raw = value
+    else:
+        text = str(value)
+        try:
+            raw = text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:              # a lone surrogate that is no escaped byte
+            raw = text.encode("utf-8", "surrogatepass")
+    return " ".join(raw.decode("utf-8", "replace").split())
+
+
+def message_id_of(head) -> str | None:
+    """The Message-ID of a parsed header block (compat32, as BytesHeaderParser gives it), from the
+    raw value so 8-bit bytes survive; None when there is none. Never raises on a hostile value."""
+    try:
+        value = next((v for k, v in head.raw_items() if k.lower() == "message-id"), None)
+    except Exception:        # noqa: BLE001 - a header block the parser mangled: no id, not a crash
+        return None
+    return header_text(value)[:MAX_ID_CHARS] or None
+
+
 class MailboxError(RuntimeError):
     """The mailbox can't be reached or refused us; the message says which and how to fix it."""
+
+
+class MailboxRefused(MailboxError):
+    """The server, still connected, refused one operation on one message (a COPY of its UID, say):
+    that message is quarantined and the poll goes on, where a lost connection stops it."""
 
 
 def open_source(cfg, spool: Path) -> "Source":

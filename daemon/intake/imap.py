@@ -28,7 +28,7 @@ from imapclient import IMAPClient
 from imapclient.response_parser import parse_fetch_response
 
 from daemon import __version__
-from daemon.intake import Fetched, FolderState, MailboxError
+from daemon.intake import Fetched, FolderState, MailboxError, MailboxRefused, message_id_of
 
 RESYNC_SECONDS = 300          # SELECT at least this often even when NOOP announced nothing
 IDLE_SECONDS = 25 * 60        # re-IDLE well before the 29 minutes after which servers may drop us (RFC 2177)
@@ -60,14 +60,14 @@ def _soft(call, *args) -> bool:
 
 
 def _message_id(header: bytes | None) -> str | None:
-    """Message-ID from a header block (or a whole message), unfolded; None when there is none."""
+    """Message-ID from a header block (or a whole message), unfolded, raw 8-bit bytes kept (see
+    message_id_of); None when there is none."""
     if not header:
         return None
     end = header.find(b"\r\n\r\n")
     end = header.find(b"\n\n") if end < 0 else end
     head = header if end < 0 else header[:end]
-    value = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head + b"\r\n\r\n")["Message-ID"]
-    return (" ".join(str(value).split()) or None) if value is not None else None
+    return message_id_of(email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head + b"\r\n\r\n"))
 
 
 class ImapSource:
@@ -82,9 +82,9 @@ class ImapSource:
         self._path: tuple[str, str] | None = None   # (namespace prefix, hierarchy delimiter), for file()
 
     # ---- errors: one line, host:port or folder, and the fix; never the password -------------------------
-    def _fail(self, msg: str) -> MailboxError:
+    def _fail(self, msg: str, cls=MailboxError) -> MailboxError:
         msg = " ".join(msg.split())
-        return MailboxError(msg.replace(self.cfg.password, "***") if self.cfg.password else msg)
+        return cls(msg.replace(self.cfg.password, "***") if self.cfg.password else msg)
 
     def _explain(self, e: BaseException) -> MailboxError:
         w, cfg = self.where, self.cfg
@@ -225,7 +225,7 @@ class ImapSource:
         except MailboxError:
             raise
         except _NO as e:
-            raise self._fail(f"IMAP server {self.where} refused to {what} ({_text(e)})") from None
+            raise self._fail(f"IMAP server {self.where} refused to {what} ({_text(e)})", MailboxRefused) from None
 
     # ---- the source interface ---------------------------------------------------------------------------
     def select(self) -> FolderState:

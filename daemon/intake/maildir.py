@@ -12,7 +12,7 @@ import shutil
 import time
 from pathlib import Path
 
-from daemon.intake import Fetched, FolderState, MailboxError
+from daemon.intake import Fetched, FolderState, MailboxError, message_id_of
 
 
 class MaildirSource:
@@ -75,7 +75,7 @@ class MaildirSource:
                 head = email.parser.BytesHeaderParser().parse(fh)
             mtime = dt.datetime.fromtimestamp(src.stat().st_mtime).astimezone()
             yield Fetched(uid=uid, uidvalidity=self.uids["uidvalidity"], path=target, size=target.stat().st_size,
-                          internaldate=mtime, message_id=(head.get("Message-ID") or "").strip() or None)
+                          internaldate=mtime, message_id=message_id_of(head))
 
     def uid_message_ids(self) -> dict[int, str]:
         md = self._open()
@@ -84,7 +84,7 @@ class MaildirSource:
             try:
                 with md.get_file(key) as fh:
                     head = email.parser.BytesHeaderParser().parse(fh)
-                out[uid] = (head.get("Message-ID") or "").strip()
+                out[uid] = message_id_of(head) or ""
             except KeyError:
                 continue
         return out
@@ -104,8 +104,13 @@ class MaildirSource:
         src = Path(md._path) / md._lookup(key)
         target_dir = Path(sub._path) / "cur"
         target = target_dir / src.name
-        if not target.exists():
-            shutil.copy2(src, target)
+        if not target.exists():             # the message's time kept (Maildir readers date by it), 0600
+            tmp = Path(sub._path) / "tmp" / src.name
+            shutil.copyfile(src, tmp)
+            st = src.stat()
+            os.chmod(tmp, 0o600)
+            os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+            os.replace(tmp, target)
         if move:
             src.unlink()         # a move within the Maildir: the copy above is the message now
 

@@ -25,6 +25,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, getaddresses, make_msgid, parseaddr
 from pathlib import Path
 
+from daemon.store.safefs import private_dir, write_private
+
 POLICY = email.policy.SMTP.clone(cte_type="7bit")   # base64/QP bodies: safe through any relay
 # C0 and C1 controls (NEL \x85 ends a line for the email package too) and the Unicode line breaks
 _CTRL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
@@ -217,17 +219,20 @@ class SmtpTransport:
 
 
 class FolderTransport:
-    """The embedded default: each mail becomes an .eml file in a folder."""
+    """The embedded default: each mail becomes an .eml file in a folder, 0600 in a 0700 folder
+    (replies quote schools' mail) whatever the umask."""
 
     def __init__(self, cfg):
         self.dir = Path(cfg.path)
 
     def send(self, raw: bytes, sender: str, recipients: list[str]) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        name = f"{len(list(self.dir.glob('*.eml'))) + 1:05d}-{uuid.uuid4().hex[:8]}.eml"
-        tmp = self.dir / f".{name}.tmp"
-        tmp.write_bytes(raw)
-        tmp.replace(self.dir / name)
+        try:
+            private_dir(self.dir)
+            name = f"{len(list(self.dir.glob('*.eml'))) + 1:05d}-{uuid.uuid4().hex[:8]}.eml"
+            write_private(self.dir / name, raw)
+        except OSError as e:
+            raise SendError(f"cannot write the mail into {self.dir} ({e.strerror or e}): check [smtp] path "
+                            f"and the free space there") from None
 
 
 def transport(cfg) -> "Transport":

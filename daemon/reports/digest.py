@@ -111,7 +111,7 @@ def build_digest(profile: Profile, roster: Roster, store: Store, day: dt.date, *
 
 def _storage_low(store: Store) -> str | None:
     """A sentence for the top of the digest when free space is under two busiest days' intake."""
-    from ..storage.usage import low_space, warning_zh
+    from daemon.storage.usage import low_space, warning_zh
     low = low_space(store.root, store.db)
     return warning_zh(low) if low else None
 

@@ -302,6 +302,26 @@ def fill_maildir(dovecot, raws: list[bytes]) -> None:
 
 # ------------------------------------------------------------------------------------------ the disk
 
+@pytest.fixture
+def tmpfs():
+    """mount(path, size) a tmpfs there (we run as root); unmounted after the test."""
+    mounted = []
+
+    def mount(path: Path, size: str) -> Path:
+        path.mkdir(parents=True, exist_ok=True)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(path)],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            pytest.fail(f"cannot mount a {size} tmpfs at {path} ({r.stderr.strip()}): the disk-full test needs "
+                        f"root and mount(8)")
+        mounted.append(path)
+        return path
+
+    yield mount
+    for path in reversed(mounted):
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
 def escaped_files(token: str, allowed: list[Path]) -> list[Path]:
     """Files and links with `token` in their name anywhere a hostile name could have put them,
     outside the `allowed` folders."""

@@ -71,3 +71,24 @@ def test_time_limit_gives_a_clear_defect(tmp_path):
     [d] = [d for d in json.loads(r.stdout)["defects"] if d["code"] == "message.timeout"]
     assert r.returncode in (0, 1) and d["severity"] == "warning" and r.stderr == ""
     assert d["file"] == "说明.txt" and "工作人员将人工核对" in d["message"]
+
+
+def test_escape_sequences_in_names_are_shown_not_acted_on(tmp_path, roster_path):
+    """Attachment names and subjects are quoted in the output: ESC, CSI/OSC (C0 and C1), BEL and a
+    right-to-left override must reach the terminal as visible escapes; --json stays the same JSON."""
+    from tests.builders.media import make_jpeg
+    evil = "\x1b[31m红\x1b]0;pwned\x07\x9b2J照片\u202egpj.exe\r\n结论：合格.jpg"
+    p = tmp_path / "evil.eml"
+    p.write_bytes(build_mail(subject="工商旅游一日一报5月15日\x1b[2J", body=report_text(1000),
+                             attachments=[(evil, make_jpeg(tmp_path / "a.jpg", 640, 480).read_bytes(), "image/jpeg")]))
+    human = run("check", str(p), "--roster", str(roster_path))
+    assert human.returncode == 1 and "photo.too_narrow" in human.stdout
+    for ch in ("\x1b", "\x07", "\x9b", "\u202e", "\r"):
+        assert ch not in human.stdout + human.stderr, repr(ch)
+    assert "\\x1b]0;pwned\\x07\\x9b2J照片\\u202egpj.exe" in human.stdout
+    assert [ln for ln in human.stdout.splitlines() if ln.startswith("结论")] == ["结论：需要修改后重新报送"]
+    as_json = run("check", str(p), "--roster", str(roster_path), "--json")
+    for ch in ("\x1b", "\x07", "\x9b", "\u202e", "\r"):
+        assert ch not in as_json.stdout, repr(ch)
+    files = {d["file"] for d in json.loads(as_json.stdout)["defects"] if d["file"]}
+    assert any("\x1b]0;pwned\x07\x9b2J照片\u202egpj.exe" in f for f in files), files
