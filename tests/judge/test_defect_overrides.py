@@ -71,3 +71,8 @@ def test_every_catalogue_sentence_is_a_template_of_named_facts():
         defect("photo.corrupt", "a.jpg", form="no_such_form")
     with pytest.raises(KeyError):
         defect("photo.blurry", "a.jpg")
+
+
+def test_a_file_name_with_braces_is_a_value_not_a_template():
+    d = defect("table.empty", "{file}{0}{__class__}.xlsx")
+    assert d.message.startswith("表格“{file}{0}{__class__}.xlsx”中没有数据行") and d.facts == {"file": "{file}{0}{__class__}.xlsx"}
