@@ -52,9 +52,12 @@ class Defect:
     severity: str               # "error" | "warning"
     file: str | None
     message: str                # one clear Chinese sentence telling the school what to fix
+    facts: dict = field(default_factory=dict)   # what the sentence was rendered from (daemon/defects.py)
+    form: str = ""              # which of the code's wordings
 
     def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The `ribao check --json` contract: code, severity, file, message."""
+        return {"code": self.code, "severity": self.severity, "file": self.file, "message": self.message}
 
 
 @dataclass

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from daemon.defects import override_error
 from daemon.resources import data_dir
 
 RULES_DIR = data_dir("rules")
@@ -86,6 +87,7 @@ class Profile:
     mailbox: str = ""
     source: Path | None = None
     resend_words: list[str] = field(default_factory=list)   # a full resend replaces the day's earlier mail
+    defects: dict[str, dict] = field(default_factory=dict)  # code → {severity?, text?}: [defects."CODE"]
 
     def is_resend(self, subject: str) -> bool:
         low = (subject or "").lower()
@@ -167,6 +169,18 @@ def _section(data: dict, cls, key: str, src: str):
     return cls(**raw)
 
 
+def _defect_rules(data: dict, src: str) -> dict[str, dict]:
+    """[defects."CODE"] tables: a bureau's own severity or wording for a catalogued code."""
+    raw = data.get("defects", {}) or {}
+    if not isinstance(raw, dict):
+        raise ProfileError(f'{src}: defects must be tables such as [defects."text.too_long"]')
+    for code, rule in raw.items():
+        why = override_error(code, rule)
+        if why:
+            raise ProfileError(f'{src}: [defects."{code}"] {why}')
+    return {code: dict(rule) for code, rule in raw.items()}
+
+
 def resolve(name_or_path: str | Path) -> Path:
     """A profile by name (looked up in rules/) or by path to a .toml file."""
     p = Path(name_or_path)
@@ -233,7 +247,7 @@ def load(name_or_path: str | Path) -> Profile:
         photos=_section(data, PhotoRules, "photos", src),
         videos=_section(data, VideoRules, "videos", src),
         deliverables=delivs, issuer=data.get("issuer", ""), mailbox=data.get("mailbox", ""),
-        source=path,
+        source=path, defects=_defect_rules(data, src),
     )
 
 

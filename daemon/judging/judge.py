@@ -25,7 +25,8 @@ from daemon.judging.parse import ParsedMessage, parse_file
 from daemon.judging.quoting import strip_quoted
 from daemon.judging.roster import Roster
 from daemon.judging.textcount import count_chars
-from daemon.model import KNOWN_HOW, WARNING, Attachment, Defect, Material, Verdict
+from daemon.defects import apply, defect
+from daemon.model import KNOWN_HOW, Attachment, Defect, Material, Verdict
 from daemon.profile import Deliverable, Profile
 
 log = logging.getLogger("ribao")
@@ -98,9 +99,7 @@ def _inspect_all(msg: ParsedMessage, ctx: Context, j: Judgement) -> None:
             j.items.append(Material(file=att.name, type="other", size=att.size, sha256=att.sha256,
                                     format=fmt, in_archive=att.in_archive, path=att.path))
             if fmt != "empty" or att.size:
-                j.defects.append(Defect("attachment.unknown_type", WARNING, att.name,
-                                        f"附件“{att.name}”不是通知要求的文字、照片（JPG）或视频（mp4）格式，无法检查，"
-                                        "如为报送材料请转换格式后重新发送。"))
+                j.defects.append(defect("attachment.unknown_type", att.name))
             continue
         ctx.file_deadline = time.monotonic() + ctx.limits.file_seconds
         try:
@@ -114,16 +113,14 @@ def _inspect_all(msg: ParsedMessage, ctx: Context, j: Judgement) -> None:
             if ctx.time_left() <= 0:
                 j.defects.append(_message_timeout(att))
                 break
-            j.defects.append(Defect("file.timeout", WARNING, att.name,
-                                    f"附件“{att.name}”内容过于复杂，未能在规定时间内检查完毕，工作人员将人工核对。"))
+            j.defects.append(defect("file.timeout", att.name))
             continue
         except Exception as e:          # an inspector's bug must not cost the message its verdict
             if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise                   # but a full disk is not the file's fault: judge it again later
             log.warning("inspecting %s failed: %s: %s", att.name, type(e).__name__, e)
             j.items.append(_unchecked(att, mod, fmt))
-            j.defects.append(Defect("attachment.check_failed", WARNING, att.name,
-                                    f"附件“{att.name}”未能完成自动检查，工作人员将人工核对。"))
+            j.defects.append(defect("attachment.check_failed", att.name))
             continue
         finally:
             ctx.file_deadline = None
@@ -133,8 +130,7 @@ def _inspect_all(msg: ParsedMessage, ctx: Context, j: Judgement) -> None:
 
 
 def _message_timeout(att: Attachment) -> Defect:
-    return Defect("message.timeout", WARNING, att.name,
-                  f"附件太多或太大，“{att.name}”及之后的附件未能在规定时间内检查完毕，工作人员将人工核对。")
+    return defect("message.timeout", att.name)
 
 
 def _unchecked(att: Attachment, mod, fmt: str) -> Material:
@@ -148,8 +144,7 @@ def _open_forwarded(att: Attachment, ctx: Context, j: Judgement, queue: list) ->
     try:
         inner = parse_file(att.path, att.path.parent / f"{att.path.name}.d")
     except Exception:
-        j.defects.append(Defect("attachment.unknown_type", WARNING, att.name,
-                                f"附件“{att.name}”是无法打开的邮件文件，请直接转发原邮件或把材料作为附件发送。"))
+        j.defects.append(defect("attachment.unknown_type", att.name, form="eml"))
         return
     for body in inner.bodies:
         text = strip_quoted(body)
@@ -290,6 +285,7 @@ def tied_to_week(profile: Profile, j: Judgement, subject: str) -> bool:
 
 
 def _verdict(j: Judgement, defects: list[Defect], **base) -> Verdict:
+    defects = [apply(j.profile, d) for d in defects]      # the profile's [defects."CODE"] severity and wording
     late = any(d.code == "submission.late" for d in defects)
     due = None
     if j.deliverables:

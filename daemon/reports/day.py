@@ -21,7 +21,7 @@ from daemon.store.db import Store
 
 ON_TIME, LATE, MISSING, ACCEPTED, NOT_DUE = "on_time", "late", "missing", "accepted", "not_due"
 STATUS_ZH = {ON_TIME: "按时报送", LATE: "逾期报送", MISSING: "未报送", ACCEPTED: "人工认可", NOT_DUE: "未到截止"}
-_EXPIRY = re.compile(r"链接([^（）()链]{1,40}?)到期")   # checks/links.py writes "（链接5月30日到期）"
+_EXPIRY = re.compile(r"链接([^（）()链]{1,40}?)到期")   # rows stored before defects had facts (schema v4)
 
 
 def parse_time(value) -> dt.datetime | None:
@@ -124,8 +124,19 @@ def window(profile: Profile, day: dt.date) -> tuple[dt.datetime, dt.datetime]:
 
 
 def link_info(d: dict) -> dict:
-    m = _EXPIRY.search(d.get("text") or "")
-    return {"file": d.get("file") or "", "expires": m.group(1) if m else "", "text": d.get("text") or ""}
+    """A stored attachment.link_only row: its expiry from the defect's facts; only a row stored
+    before facts were kept (no facts) has it read out of its sentence."""
+    text = d.get("text") or ""
+    try:
+        facts = json.loads(d["facts"]) if d.get("facts") else None
+    except ValueError:
+        facts = None
+    if isinstance(facts, dict):
+        expires = str(facts.get("expires") or "")
+    else:
+        m = _EXPIRY.search(text)
+        expires = m.group(1) if m else ""
+    return {"file": d.get("file") or "", "expires": expires, "text": text}
 
 
 def day_mails(store: Store, profile: Profile, school: str, deliverable: str, day: dt.date | None) -> list[Mail]:

@@ -151,7 +151,8 @@ class Store:
             })
             for d in v.defects:
                 self._ins("defects", {"message": ident, "code": d.code, "severity": d.severity,
-                                      "file": d.file, "text": d.message})
+                                      "file": d.file, "text": d.message,
+                                      "facts": json.dumps(d.facts, ensure_ascii=False, default=str)})
             for m, path in zip(v.items, stored):
                 self._ins("materials", {
                     "message": ident, "file": m.file, "type": m.type, "format": m.format, "size": m.size,

@@ -97,7 +97,14 @@ def _v3(db: sqlite_utils.Database) -> None:
         db.execute("alter table mailbox_state add column idle integer")
 
 
-MIGRATIONS = {1: _v1, 2: _v2, 3: _v3}
+def _v4(db: sqlite_utils.Database) -> None:
+    """A defect's facts as JSON (daemon/defects.py: what its sentence was rendered from), so reports
+    read a link's expiry instead of parsing the sentence. Rows written before stay NULL."""
+    if "facts" not in db["defects"].columns_dict:
+        db.execute("alter table defects add column facts text")
+
+
+MIGRATIONS = {1: _v1, 2: _v2, 3: _v3, 4: _v4}
 LATEST = max(MIGRATIONS)
 
 

@@ -2,8 +2,9 @@
 
 The text of a report is the longest of the mail's own body (quotes cut) and its documents,
 counted as a word processor's 字数."""
+from daemon.defects import defect
 from daemon.judging.textcount import count_chars
-from daemon.model import ERROR, WARNING, Defect
+from daemon.model import Defect
 
 
 def check(j) -> list[Defect]:
@@ -13,25 +14,19 @@ def check(j) -> list[Defect]:
     for d in j.requires("text"):
         lo = d.min_chars if d.min_chars is not None else rules.min_chars
         hi = rules.max_chars
+        limits = {k: v for k, v in (("min_chars", lo), ("max_chars", hi)) if v}
         if chars < rules.missing_below:
-            need = f"{lo}-{hi}字" if lo and hi else "文字说明"
-            out.append(Defect("text.missing", ERROR, None,
-                              f"未收到文字稿件（正文或附件文档）：请补充活动整体概况和特色工作的文字介绍（{need}），"
-                              "可写在邮件正文中，或以Word文档附件发送。"))
+            out.append(defect("text.missing", form="" if lo and hi else "no_range", chars=chars, **limits))
         elif lo and chars < lo:
-            out.append(Defect("text.too_short", rules.short_severity or ERROR, None,
-                              f"文字稿件约{chars}字，少于通知要求的{lo}字，请补充到{lo}-{hi}字左右后重新报送。"
-                              if hi else f"文字稿件约{chars}字，少于要求的{lo}字，请补充后重新报送。"))
+            out.append(defect("text.too_short", form="" if hi else "no_max", severity=rules.short_severity,
+                              chars=chars, deliverable=d.name, **limits))
         elif hi and chars > hi:
-            out.append(Defect("text.too_long", rules.long_severity or WARNING, None,
-                              f"文字稿件约{chars}字，超过通知建议的{hi}字，请精简到{lo}-{hi}字左右。"
-                              if lo else f"文字稿件约{chars}字，超过建议的{hi}字，请适当精简。"))
+            out.append(defect("text.too_long", form="" if lo else "no_min", severity=rules.long_severity,
+                              chars=chars, deliverable=d.name, **limits))
     for d in j.requires("document"):
         if not j.documents and count_chars(j.body) < rules.missing_below:
-            out.append(Defect("document.missing", ERROR, None,
-                              f"未收到“{d.name}”的文档：请以Word（.docx/.doc）、WPS或PDF附件发送，"
-                              "或将全文写在邮件正文中。"))
+            out.append(defect("document.missing", deliverable=d.name))
         elif d.min_chars and "text" not in d.requires and chars < d.min_chars:
-            out.append(Defect("text.too_short", rules.short_severity or ERROR, None,
-                              f"“{d.name}”约{chars}字，少于要求的{d.min_chars}字，请补充后重新报送。"))
+            out.append(defect("text.too_short", form="document", severity=rules.short_severity,
+                              chars=chars, deliverable=d.name, min_chars=d.min_chars))
     return out

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from daemon.defects import defect
 from daemon.judging.inspect import Context, FileTimeout, Limits
 from daemon.judging.inspect.budget import tool_options
 from daemon.judging.inspect.charset import decode_name
@@ -466,17 +467,16 @@ class SevenZipBackend:
 _BACKENDS = {"zip": ZipBackend, "rar": RarBackend, "7z": SevenZipBackend}
 
 
-def _message(code: str, name: str, reason: str = "") -> str:
+def _defect(code: str, name: str, reason: str = "", severity: str = ERROR) -> Defect:
+    """The catalogue's sentence for `code`: `reason` is why it is unsafe or unsupported, or which
+    members are damaged (its own wording where it has one)."""
     if code == "archive.unsafe":
-        return (f"压缩包“{name}”{reason}，存在安全风险，系统没有解压，"
-                "请删去这些内容后重新压缩，或直接把文件作为附件再次报送。")
-    if code == "archive.encrypted":
-        return f"压缩包“{name}”设置了密码，系统无法打开，请不设密码重新压缩后再次报送。"
+        return defect(code, name, severity=severity, reason=reason)
+    if not reason or code == "archive.encrypted":
+        return defect(code, name, severity=severity)
     if code == "archive.corrupt":
-        where = f"中的“{reason}”" if reason else ""
-        return f"压缩包“{name}”{where}已损坏，无法解压，请重新压缩后再次报送。"
-    why = f"（{reason}）" if reason else ""
-    return f"压缩包“{name}”的格式{why}系统无法解压，请改用 ZIP 格式重新压缩后再次报送。"
+        return defect(code, name, form="members", severity=severity, members=reason)
+    return defect(code, name, form="reason", severity=severity, reason=reason)
 
 
 def preload(fmt: str) -> None:
@@ -493,7 +493,7 @@ def inspect(att: Attachment, fmt: str, ctx: Context) -> Inspection:
     result = Inspection(materials=[material])
 
     def defect(code: str, reason: str = "", severity: str = ERROR) -> Inspection:
-        result.defects.append(Defect(code, severity, att.name, _message(code, att.name, reason)))
+        result.defects.append(_defect(code, att.name, reason, severity))
         return result
 
     if att.depth + 1 > ctx.limits.max_depth:

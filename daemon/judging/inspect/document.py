@@ -15,12 +15,13 @@ import time
 import zipfile
 from pathlib import Path
 
+from daemon.defects import defect
 from daemon.judging.inspect import Context, FileTimeout
 from daemon.judging.inspect.archive import MAX_XML_PART, zip_guard
 from daemon.judging.inspect.budget import tool_options
 from daemon.judging.inspect.charset import read_text_file
 from daemon.judging.textcount import count_chars
-from daemon.model import WARNING, Attachment, Defect, Inspection, Material
+from daemon.model import Attachment, Inspection, Material
 from daemon.store.hashing import sha256_file as _sha256
 
 KIND = "document"
@@ -319,8 +320,7 @@ def inspect(att: Attachment, fmt: str, ctx: Context) -> Inspection:
             text = extract_text(att.path, fmt)
     except Unreadable:
         text = ""
-        defects.append(Defect("document.unreadable", WARNING, att.name,
-                              f"文档“{att.name}”无法打开，请另存为 .docx 格式后重新报送，或将正文直接粘贴在邮件正文中。"))
+        defects.append(defect("document.unreadable", att.name))
     material = Material(file=att.name, type="document", size=att.size, sha256=att.sha256 or _sha256(att.path),
                         text=text, text_chars=count_chars(text), format=fmt, in_archive=att.in_archive,
                         path=att.path)

@@ -13,7 +13,8 @@ import warnings
 from PIL import Image
 
 from daemon.judging.inspect import Context
-from daemon.model import ERROR, Attachment, Defect, Inspection, Material
+from daemon.defects import defect
+from daemon.model import Attachment, Inspection, Material
 
 KIND = "photo"
 FORMATS = {"jpeg", "png", "gif", "bmp", "webp", "heic", "tiff"}
@@ -30,7 +31,11 @@ warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
 class _Unreadable(Exception):
-    """The header can't be read; str(e) is the Chinese reason, if more precise than 'damaged'."""
+    """The header can't be read: the photo.corrupt form that says why, and its facts."""
+
+    def __init__(self, form: str = "", **facts):
+        super().__init__(form)
+        self.form, self.facts = form, facts
 
 
 def inspect(att: Attachment, fmt: str, ctx: Context) -> Inspection:
@@ -39,38 +44,24 @@ def inspect(att: Attachment, fmt: str, ctx: Context) -> Inspection:
                    in_archive=att.in_archive, path=att.path)
     out = Inspection(materials=[mat])
     if rules.formats and fmt not in rules.formats:
-        out.defects.append(Defect("photo.not_jpeg", ERROR, att.name, _not_jpeg(att.name, fmt, rules.formats)))
+        want = "或".join(_LABEL.get(f, f.upper()) for f in rules.formats)
+        out.defects.append(defect("photo.not_jpeg", att.name, form="heic" if fmt == "heic" else "",
+                                  format=_LABEL.get(fmt, fmt.upper()), formats=want, to_format=want.split("或")[0]))
     try:
         mat.width, mat.height = _heic_size(att) if fmt == "heic" else _pillow_size(att, fmt, ctx)
     except _Unreadable as e:
-        reason = str(e) or "文件已损坏或不完整，无法打开"
-        out.defects.append(Defect("photo.corrupt", ERROR, att.name,
-                                  f"照片“{att.name}”{reason}，请重新导出原图后再报送。"))
+        out.defects.append(defect("photo.corrupt", att.name, form=e.form, **e.facts))
         return out
     if rules.min_width and mat.width is not None and mat.width < rules.min_width:
-        out.defects.append(Defect("photo.too_narrow", ERROR, att.name,
-                                  f"照片“{att.name}”宽度为{mat.width}像素，低于通知要求的{rules.min_width}像素，"
-                                  f"请提供原图（宽不低于{rules.min_width}像素）后重新报送。"))
+        out.defects.append(defect("photo.too_narrow", att.name, width=mat.width, min_width=rules.min_width))
     if rules.min_bytes and att.size < rules.min_bytes:
         have = math.floor(att.size / MIB * 10) / 10      # floor: never print "2.0MB, below 2MB"
-        lim = _mb(rules.min_bytes)
-        out.defects.append(Defect("photo.too_small", ERROR, att.name,
-                                  f"照片“{att.name}”大小为{have:.1f}MB，低于通知要求的单张{lim}MB（{lim}M即{lim}MB），"
-                                  f"请发送相机或手机中的原图，不要发送经微信等压缩过的图片。"))
+        out.defects.append(defect("photo.too_small", att.name, size_mb=f"{have:.1f}", min_mb=_mb(rules.min_bytes)))
     return out
 
 
 def _mb(n: int) -> str:
     return str(n // MIB) if n % MIB == 0 else f"{n / MIB:.1f}"
-
-
-def _not_jpeg(name: str, fmt: str, allowed: list[str]) -> str:
-    want = "或".join(_LABEL.get(f, f.upper()) for f in allowed)
-    have = _LABEL.get(fmt, fmt.upper())
-    if fmt == "heic":
-        return (f"照片“{name}”为HEIC格式（苹果手机默认格式），通知要求{want}格式，"
-                f"请在手机上导出为{want.split('或')[0]}格式后重新报送。")
-    return f"照片“{name}”为{have}格式，通知要求{want}格式，请转换为{want.split('或')[0]}格式后重新报送。"
 
 
 def _pillow_size(att: Attachment, fmt: str, ctx: Context) -> tuple[int, int]:
@@ -88,15 +79,15 @@ def _pillow_size(att: Attachment, fmt: str, ctx: Context) -> tuple[int, int]:
             except Exception:               # a broken EXIF block does not spoil the picture
                 orientation = 1
     except Image.DecompressionBombError:
-        raise _Unreadable("像素尺寸异常巨大，超出系统可安全打开的范围") from None
+        raise _Unreadable("huge") from None
     except Exception:
         raise _Unreadable() from None
     if w <= 0 or h <= 0:
         raise _Unreadable()
     if w * h > limit:
-        raise _Unreadable(f"像素尺寸异常（{w}×{h}），超出系统可安全打开的范围")
+        raise _Unreadable("pixels", width=w, height=h)
     if fmt in ("jpeg", "png") and not _complete(att, fmt):
-        raise _Unreadable("文件不完整（传输或保存时被截断），无法正常显示")
+        raise _Unreadable("truncated")
     return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
 
 

@@ -12,10 +12,11 @@ import io
 import re
 from pathlib import Path
 
+from daemon.defects import defect
 from daemon.judging.inspect import Context
 from daemon.judging.inspect.archive import zip_guard
 from daemon.judging.inspect.charset import read_text_file
-from daemon.model import ERROR, Attachment, Defect, Inspection, Material
+from daemon.model import Attachment, Inspection, Material
 from daemon.store.hashing import sha256_file as _sha256
 
 KIND = "table"
@@ -177,13 +178,10 @@ def inspect(att: Attachment, fmt: str, ctx: Context) -> Inspection:
     try:
         rows = read_rows(att.path, fmt)
         if len(rows) < 2:
-            defects.append(Defect("table.empty", ERROR, att.name,
-                                  f"表格“{att.name}”中没有数据行（只有表头或是空表），请填写数据后再次报送。"))
+            defects.append(defect("table.empty", att.name))
     except Corrupt as e:
         rows = []
-        why = "设置了打开密码" if e.password else "已损坏或格式无法识别"
-        ask = "请取消密码后再次报送" if e.password else "请用 Excel 或 WPS 打开后另存为 .xlsx 格式再次报送"
-        defects.append(Defect("table.corrupt", ERROR, att.name, f"表格“{att.name}”{why}，系统无法打开，{ask}。"))
+        defects.append(defect("table.corrupt", att.name, form="password" if e.password else ""))
     material = Material(file=att.name, type="table", size=att.size, sha256=att.sha256 or _sha256(att.path),
                         rows=rows, format=fmt, in_archive=att.in_archive, path=att.path)
     return Inspection(materials=[material], defects=defects)

@@ -16,7 +16,8 @@ import subprocess
 
 from daemon.judging.inspect import Context, FileTimeout
 from daemon.judging.inspect.budget import tool_options
-from daemon.model import ERROR, WARNING, Attachment, Defect, Inspection, Material
+from daemon.defects import defect
+from daemon.model import Attachment, Inspection, Material
 
 KIND = "video"
 FORMATS = {"mp4", "mov", "3gp", "avi", "mkv", "webm", "flv", "wmv", "mpeg-ts", "mpeg-ps"}
@@ -31,7 +32,7 @@ _ISO = {"mp4", "mov", "3gp"}
 
 
 class _Unreadable(Exception):
-    """str(e) is the Chinese sentence for the school."""
+    """str(e) is the video.corrupt form that says why ("" for unreadable)."""
 
 
 def inspect(att: Attachment, fmt: str, ctx: Context) -> Inspection:
@@ -41,35 +42,30 @@ def inspect(att: Attachment, fmt: str, ctx: Context) -> Inspection:
     out = Inspection(materials=[mat])
     if rules.max_bytes and att.size > rules.max_bytes:
         have, lim = math.ceil(att.size / MIB * 10) / 10, _mb(rules.max_bytes)
-        out.defects.append(Defect("video.too_large", ERROR, att.name,
-                                  f"视频“{att.name}”大小为{have:.1f}MB，超过通知要求的{lim}MB，"
-                                  f"请压缩或分段剪辑为每段{lim}MB以内后重新报送。"))
+        out.defects.append(defect("video.too_large", att.name, size_mb=f"{have:.1f}", max_mb=lim))
     try:
         info = _probe(att, ctx)
         mat.format = _container(info, fmt)
         mat.width, mat.height = _displayed(info)
         mat.duration = _float(info.get("format", {}).get("duration"))
         if mat.format in _ISO and not _boxes_whole(att):
-            raise _Unreadable(f"视频“{att.name}”文件不完整（传输或保存时被截断），请重新导出视频后再报送。")
+            raise _Unreadable("truncated")
     except _Unreadable as e:
-        out.defects.append(Defect("video.corrupt", ERROR, att.name, str(e)))
+        out.defects.append(defect("video.corrupt", att.name, form=str(e)))
         return out
     if rules.formats and mat.format not in rules.formats:
         want = "或".join(_LABEL.get(f, f) for f in rules.formats)
-        out.defects.append(Defect("video.not_mp4", ERROR, att.name,
-                                  f"视频“{att.name}”为{_LABEL.get(mat.format, mat.format)}格式，通知要求{want}格式，"
-                                  f"请转换为{want.split('或')[0]}格式后重新报送。"))
+        out.defects.append(defect("video.not_mp4", att.name, format=_LABEL.get(mat.format, mat.format),
+                                  formats=want, to_format=want.split("或")[0]))
     short = min(mat.width, mat.height)
     rec = rules.recommended_short_side
     hint = f"{rec * 16 // 9}×{rec}" if rec else "1280×720"
     if rules.min_short_side and short < rules.min_short_side:
-        out.defects.append(Defect("video.below_sd", ERROR, att.name,
-                                  f"视频“{att.name}”分辨率为{mat.width}×{mat.height}，低于通知要求的标清"
-                                  f"（短边不低于{rules.min_short_side}像素），请提供分辨率更高的原视频（建议{hint}）后重新报送。"))
+        out.defects.append(defect("video.below_sd", att.name, width=mat.width, height=mat.height,
+                                  min_short_side=rules.min_short_side, recommended=hint))
     elif rec and short < rec:
-        out.defects.append(Defect("video.below_recommended", WARNING, att.name,
-                                  f"视频“{att.name}”分辨率为{mat.width}×{mat.height}，已达标清但低于建议的{hint}，"
-                                  f"如有条件请提供{hint}或更高分辨率的视频。"))
+        out.defects.append(defect("video.below_recommended", att.name, width=mat.width, height=mat.height,
+                                  recommended=hint))
     return out
 
 
@@ -98,15 +94,14 @@ def _probe(att: Attachment, ctx: Context) -> dict:
         raise RuntimeError("ffprobe is not installed (Debian: apt-get install ffmpeg)") from None
     except subprocess.TimeoutExpired:      # run() has killed and reaped it
         raise FileTimeout() from None
-    broken = f"视频“{att.name}”无法读取（文件可能已损坏或不完整），请重新导出视频后再报送。"
     if run.returncode != 0:
-        raise _Unreadable(broken)
+        raise _Unreadable("")
     try:
         info = json.loads(run.stdout.decode("utf-8", "replace"))
     except ValueError:
-        raise _Unreadable(broken) from None
+        raise _Unreadable("") from None
     if not _video_stream(info):
-        raise _Unreadable(f"视频“{att.name}”中没有找到画面（缺少视频轨道），请重新导出视频后再报送。")
+        raise _Unreadable("no_video")
     return info
 
 
