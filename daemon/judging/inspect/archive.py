@@ -262,7 +262,7 @@ class ZipBackend:
         try:
             self.zf = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, EOFError, ValueError, OSError) as e:
-            raise Refused("archive.corrupt", str(e)) from None
+            raise Refused("archive.corrupt") from None
 
     def members(self) -> list[Member]:
         return [Member(zip_member_name(i), i.file_size, i.compress_size, _zip_kind(i),
@@ -299,7 +299,7 @@ class RarBackend:
         except rarfile.NeedFirstVolume:
             raise Refused("archive.unsupported", "是分卷压缩包的一部分") from None
         except (rarfile.Error, OSError, EOFError, ValueError) as e:
-            raise Refused("archive.corrupt", str(e)) from None
+            raise Refused("archive.corrupt") from None
 
     def members(self) -> list[Member]:
         out = []
@@ -401,7 +401,7 @@ class SevenZipBackend:
             raise Refused("archive.unsupported", str(e)) from None
         except Exception as e:             # py7zr raises a zoo of types on bad headers
             self.fh.close()
-            raise Refused("archive.corrupt", str(e)) from None
+            raise Refused("archive.corrupt") from None
 
     def members(self) -> list[Member]:
         locked = self.zf.needs_password()
