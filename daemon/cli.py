@@ -95,7 +95,8 @@ def human_summary(v, prof) -> str:
 def _register_more():
     """Commands that live in their own modules (daemon, staff corrections, reports)."""
     from . import cli_reports, cli_run, cli_staff
-    for mod in (cli_run, cli_staff, cli_reports):
+    from .web import cli as cli_web
+    for mod in (cli_run, cli_staff, cli_reports, cli_web):
         for cmd in mod.COMMANDS:
             cli.add_command(cmd)
 

@@ -100,6 +100,13 @@ class DigestConfig:
 
 
 @dataclass
+class WebConfig:
+    listen: str = "127.0.0.1:8080"      # the staff desk (`ribao web`); HOST:PORT or [::1]:PORT
+    secure_cookies: bool = False        # true when the desk is reached through TLS (a reverse proxy)
+    session_hours: int = 12             # a login lasts this long
+
+
+@dataclass
 class Config:
     mailbox: MailboxConfig
     smtp: SmtpConfig
@@ -109,12 +116,14 @@ class Config:
     filing: FilingConfig
     replies: RepliesConfig
     digest: DigestConfig
+    web: WebConfig = field(default_factory=WebConfig)
     source: Path | None = None
 
 
 SECTIONS = {
     "mailbox": MailboxConfig, "smtp": SmtpConfig, "rules": RulesConfig, "storage": StorageConfig,
     "schedule": ScheduleConfig, "filing": FilingConfig, "replies": RepliesConfig, "digest": DigestConfig,
+    "web": WebConfig,
 }
 REQUIRED = {
     ("mailbox", "imap"): ["host", "username"],
@@ -208,6 +217,8 @@ def from_dict(data: dict, base: Path, source: Path | None = None) -> Config:
         ZoneInfo(built["schedule"].timezone)
     except Exception:
         raise ConfigError(f"[schedule] timezone: unknown timezone {built['schedule'].timezone!r} (e.g. \"Asia/Shanghai\")") from None
+    if built["web"].session_hours < 1:
+        raise ConfigError("[web] session_hours: must be at least 1")
     if built["schedule"].poll_seconds < 5:
         raise ConfigError("[schedule] poll_seconds: must be at least 5")
     return Config(**built, source=source)
