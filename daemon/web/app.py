@@ -104,7 +104,7 @@ def create_app(cfg, prof, ros) -> Flask:
             return None
         if g.user is None:
             if request.method in ("GET", "HEAD"):
-                return redirect("/login?next=" + quote(request.full_path.rstrip("?"), safe="/?=&"), 303)
+                return redirect("/login?next=" + quote(request.full_path.rstrip("?"), safe="/"), 303)
             return refuse(401, "请先登录。")
         if request.method == "POST":
             if not auth.same_token(request.form.get("csrf"), g.user["csrf"]):

@@ -21,7 +21,7 @@ from .app import ACTION_LOCK, LOGIN_COOKIE, SESSION_COOKIE, page, refuse, safe_n
 
 FILTERS = {"missing": "未报送", "defects": "有待改正问题", "late": "逾期"}
 NOTICES = {"assign": "已分配到学校，已重新检查；回复已放入发件箱（同样的内容不会重复发送）。",
-           "accept": "已认可。", "rejudge": "已重新检查。", "forget": "已忘记这个邮箱。", "remind": "催交提醒已放入发件箱。"}
+           "accept": "已认可。", "rejudge": "已重新检查。", "forget": "已忘记这个邮箱。"}
 TABS = {"held": "待确认", "unknown": "未识别", "other": "其他邮件"}
 
 
@@ -309,7 +309,7 @@ def register(app, desk) -> None:
             d = desk.prof.deliverable(did)
             p = lib.pending(desk.prof, desk.ros, desk.store, deliverable=did, day=when if d.is_daily else None)
             return page("pending.html.j2", p=p, d=d, day=when if d.is_daily else None, days=desk.prof.week_days(),
-                        deliverables=desk.prof.deliverables, notice=NOTICES["remind"], result=result)
+                        deliverables=desk.prof.deliverables, notice=None, result=result)
         return _act(go)
 
 
