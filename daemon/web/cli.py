@@ -2,6 +2,7 @@
 [--disable] [--config FILE]`."""
 from __future__ import annotations
 
+import getpass
 import sys
 
 import click
@@ -38,10 +39,11 @@ def web(ctx, config_path, listen):
 
 def _read_password(name: str) -> str:
     if sys.stdin.isatty():
-        first = click.prompt(f"{name} 的新密码", hide_input=True, default="", show_default=False)
+        # getpass writes the prompt once echo is off (and typed-ahead input flushed): nothing shows
+        first = getpass.getpass(f"{name} 的新密码：")
         if not first:
             raise Fail("empty password refused")
-        if click.prompt("再输入一次", hide_input=True, default="", show_default=False) != first:
+        if getpass.getpass("再输入一次：") != first:
             raise Fail("the two passwords differ; nothing changed")
         return first
     line = sys.stdin.readline()
