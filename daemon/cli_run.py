@@ -168,6 +168,24 @@ def demo(out_dir: Path, fresh: bool):
         return
     for label, path in demo_reports(cfg, prof, ros, store):
         click.echo(f"{label:<27} {path}")
+    _demo_next_steps(info["config"], store)
+
+
+def _demo_next_steps(config: Path, store) -> None:
+    """What to try next: every other command needs this demo's config, or the staff desk's address."""
+    bad = store.db.execute("select report_date from submissions where deliverable = 'daily' and ok = 0 and "
+                           "superseded_by is null and report_date is not null order by report_date limit 1").fetchone()
+    c = f"--config {config}"
+    me = sys.argv[0] if Path(sys.argv[0]).name == "ribao" else "ribao"     # .venv/bin/ribao after make demo
+    click.echo("")
+    click.echo(f"every other command takes {c}, for example:")
+    click.echo(f"  {me} status {c}")
+    if bad:
+        click.echo(f"  {me} digest --date {bad[0]} --out day.html {c}   # a day with defects to fix")
+        click.echo(f"  {me} pending --date {bad[0]} {c}")
+    click.echo("or look at it in a browser (the staff desk):")
+    click.echo(f"  {me} web passwd admin --role editor {c}")
+    click.echo(f"  {me} web {c}   # then open http://127.0.0.1:8080/")
 
 
 COMMANDS.append(demo)

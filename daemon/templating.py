@@ -21,6 +21,7 @@ def env() -> jinja2.Environment:
                            undefined=jinja2.StrictUndefined)
     e.filters["zh_time"] = zh_time
     e.filters["zh_date"] = zh_date
+    e.filters["zh_stamp"] = zh_stamp
     return e
 
 
@@ -33,6 +34,14 @@ def zh_time(value) -> str:
         return ""
     d = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
     return f"{d.month}月{d.day}日 {d:%H:%M}"
+
+
+def zh_stamp(value) -> str:
+    """When a figure was made, with the year ("2026年11月30日 09:05"): a stamp is read long after."""
+    if not value:
+        return ""
+    d = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return f"{d.year}年{d.month}月{d.day}日 {d:%H:%M}"
 
 
 def zh_date(value) -> str:

@@ -22,7 +22,7 @@ from openpyxl.utils import get_column_letter
 from ..profile import Profile
 from ..roster import Roster
 from ..store import Store
-from ..templating import zh_date, zh_time
+from ..templating import zh_date, zh_stamp, zh_time
 from .day import ACCEPTED, LATE, MISSING, NOT_DUE, ON_TIME, Day, day_status, due_text
 from .digest import short
 
@@ -184,7 +184,7 @@ def build_workbook(profile: Profile, roster: Roster, store: Store, now: dt.datet
     ws = wb.active
     ws.title = "情况统计表"
     names = [c[0] for c in WEEK_COLUMNS]
-    title(ws, f"{profile.name}一日一报情况统计表", f"活动周{span}；统计于{zh_time(now)}；共{len(roster.schools)}所学校",
+    title(ws, f"{profile.name}一日一报情况统计表", f"活动周{span}；统计于{zh_stamp(now)}；共{len(roster.schools)}所学校",
           len(names) + 1)
     header(ws, 3, ["序号", *names], [6, *[c[2] for c in WEEK_COLUMNS]])
     for i, f in enumerate(per, start=1):
@@ -273,7 +273,7 @@ def summary_body(profile: Profile, figures: dict, now: dt.datetime) -> tuple[str
     lead = (f"共{len(per)}所学校，活动周{len(figures['days'])}天：按时报送{t.get(ON_TIME, 0)}校次，逾期{t.get(LATE, 0)}校次，"
             f"未报送{t.get(MISSING, 0)}校次，人工认可{t.get(ACCEPTED, 0)}校次；照片{t.get('photos', 0)}张，"
             f"视频{t.get('videos', 0)}个，文字{t.get('text_chars', 0)}字；未改正问题{t.get('open', 0)}项。")
-    lines = [f"{profile.name}一日一报情况统计", f"统计于{zh_time(now)}。", "", lead, "", "各校情况（报送天数/按时/逾期/未报送/照片/视频/文字）："]
+    lines = [f"{profile.name}一日一报情况统计", f"统计于{zh_stamp(now)}。", "", lead, "", "各校情况（报送天数/按时/逾期/未报送/照片/视频/文字）："]
     for f in per:
         lines.append(f"- {short(f['school'], 40)}：{f['days']}/{f[ON_TIME]}/{f[LATE]}/{f[MISSING]}/"
                      f"{f['photos']}/{f['videos']}/{f['text_chars']}")
