@@ -154,5 +154,9 @@ def parse_listen(value: str) -> tuple[str, int]:
 def serve(app: Flask, host: str, port: int) -> None:
     import waitress
     log.info("staff desk on http://%s:%s/", f"[{host}]" if ":" in host else host, port)
-    waitress.serve(app, host=host, port=port, threads=4, ident="ribao", clear_untrusted_proxy_headers=True,
-                   channel_timeout=120)
+    # a reverse proxy on this machine (README: nginx with TLS) says who the client is in X-Forwarded-For,
+    # so the login limit per address counts staff one by one, not the proxy as one; from anyone else
+    # these headers are dropped
+    waitress.serve(app, host=host, port=port, threads=4, ident="ribao", channel_timeout=120,
+                   trusted_proxy="127.0.0.1", trusted_proxy_count=1,
+                   trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto"}, clear_untrusted_proxy_headers=True)
