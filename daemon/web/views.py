@@ -1,8 +1,7 @@
-"""The desk's pages: the day board, a school's day, the mail lists, 未提交名单, and staff actions.
+"""The desk's pages: login, the day board, a school's day, the mail lists, 未提交名单, downloads.
 
 Reads go through the same report functions as the digest (reports/day.py), so the board and the
-digest agree; every change goes through daemon/corrections.py, as `ribao assign/accept/...` does,
-and is recorded with the staff member's account name.
+digest agree. The changes staff make are in actions.py.
 """
 from __future__ import annotations
 
@@ -13,15 +12,13 @@ import io
 import secrets
 from pathlib import Path
 
-from flask import abort, g, make_response, redirect, request, send_file
+from flask import abort, make_response, redirect, request, send_file
 from werkzeug.exceptions import BadRequest
 
-from . import auth, lib
-from .app import ACTION_LOCK, LOGIN_COOKIE, SESSION_COOKIE, page, refuse, safe_next
+from . import actions, auth, lib
+from .app import LOGIN_COOKIE, SESSION_COOKIE, page, refuse, safe_next
 
 FILTERS = {"missing": "未报送", "defects": "有待改正问题", "late": "逾期"}
-NOTICES = {"assign": "已分配到学校，已重新检查；回复已放入发件箱（同样的内容不会重复发送）。",
-           "accept": "已认可。", "rejudge": "已重新检查。", "forget": "已忘记这个邮箱。"}
 TABS = {"held": "待确认", "unknown": "未识别", "other": "其他邮件"}
 
 
@@ -43,7 +40,7 @@ def _rows(db, sql: str, args=()) -> list[dict]:
 
 
 def _notice() -> str | None:
-    n = NOTICES.get(request.args.get("done", ""))
+    n = actions.NOTICES.get(request.args.get("done", ""))
     return n
 
 
@@ -226,93 +223,5 @@ def register(app, desk) -> None:
         p = lib.pending(desk.prof, desk.ros, desk.store, deliverable=d.id, day=day)
         return page("pending.html.j2", p=p, d=d, day=day, days=desk.prof.week_days(),
                     deliverables=desk.prof.deliverables, notice=_notice(), result=None)
+    actions.register(app, desk)
 
-    # ---------------------------------------------------------------- changes (editors; CSRF checked in app.py)
-    def _int(field: str) -> int:
-        try:
-            return int(request.form.get(field, ""))
-        except ValueError:
-            raise BadRequest(field) from None
-
-    def _act(fn):
-        """Run a staff action (one at a time); a refusal is one line on the page, status 400."""
-        try:
-            with ACTION_LOCK:
-                return fn()
-        except lib.CorrectionError as e:
-            return refuse(400, f"操作未完成：{e}")
-
-    @app.post("/assign")
-    def assign():
-        ident = _int("message")
-        school, day = request.form.get("school", ""), request.form.get("date") or None
-
-        def go():
-            svc = lib.service(desk.cfg, desk.prof, desk.ros)
-            try:
-                row = lib.corrections.assign(svc, ident, school, day, request.form.get("deliverable") or None,
-                                             by=g.user["name"])
-            finally:
-                svc.close()
-            when = row.get("report_date") or ""
-            return redirect(f"/school?name={_q(row['school'])}&date={when}&done=assign" if when else "/mail?done=assign", 303)
-        return _act(go)
-
-    @app.post("/accept")
-    def accept():
-        ident = _int("message")
-
-        def go():
-            row = lib.corrections.accept(desk.store, ident, request.form.get("reason", ""), by=g.user["name"])
-            return redirect(f"/school?name={_q(row['school'] or '')}&date={row['report_date'] or ''}&done=accept", 303)
-        return _act(go)
-
-    @app.post("/rejudge")
-    def rejudge():
-        day = request.form.get("date") or None
-        back = safe_next(request.form.get("back"))
-
-        def go():
-            svc = lib.service(desk.cfg, desk.prof, desk.ros)
-            try:
-                lib.corrections.rejudge(svc, day, by=g.user["name"])
-            finally:
-                svc.close()
-            return redirect(back + ("&" if "?" in back else "?") + "done=rejudge", 303)
-        return _act(go)
-
-    @app.post("/forget")
-    def forget():
-        def go():
-            lib.corrections.forget(desk.store, desk.ros, request.form.get("email", ""), by=g.user["name"])
-            return redirect("/addresses?done=forget", 303)
-        return _act(go)
-
-    @app.post("/remind")
-    def remind():
-        did = request.form.get("deliverable", "")
-        day = request.form.get("date") or None
-
-        def go():
-            try:
-                when = dt.date.fromisoformat(day) if day else None
-                result = lib.remind_now(desk.cfg, desk.prof, desk.ros, desk.store, did, when)
-            except ValueError as e:
-                raise lib.CorrectionError(str(e)) from None
-            desk.store.correction("remind", None, {"deliverable": did, "date": day, "queued": result["queued"]},
-                                  by=g.user["name"])
-            svc = lib.service(desk.cfg, desk.prof, desk.ros)
-            try:
-                svc.deliver()
-            finally:
-                svc.close()
-            d = desk.prof.deliverable(did)
-            p = lib.pending(desk.prof, desk.ros, desk.store, deliverable=did, day=when if d.is_daily else None)
-            return page("pending.html.j2", p=p, d=d, day=when if d.is_daily else None, days=desk.prof.week_days(),
-                        deliverables=desk.prof.deliverables, notice=None, result=result)
-        return _act(go)
-
-
-def _q(value: str) -> str:
-    from urllib.parse import quote
-    return quote(value or "", safe="")

@@ -3,7 +3,6 @@ subprocess, over a database the daemon made (`python -m daemon run --once`), dri
 headless Chromium (Debian's /usr/bin/chromium through playwright). A missing Chromium fails."""
 from __future__ import annotations
 
-import os
 import socket
 import sqlite3
 import subprocess
@@ -104,7 +103,6 @@ def chromium():
     """Debian's Chromium, headless, through playwright (never a browser playwright downloads)."""
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: install Debian's chromium (make system)"
     from playwright.sync_api import sync_playwright      # a missing playwright fails too: pip install -e '.[test]'
-    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
         yield browser

@@ -7,7 +7,6 @@ import datetime as dt
 import email
 import email.policy
 import io
-import time
 from urllib.error import HTTPError
 from urllib.request import HTTPRedirectHandler, Request, build_opener
 
