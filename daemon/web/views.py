@@ -9,6 +9,7 @@ import datetime as dt
 import email
 import email.policy
 import io
+import re
 import secrets
 from pathlib import Path
 
@@ -42,6 +43,12 @@ def _rows(db, sql: str, args=()) -> list[dict]:
 def _notice() -> str | None:
     n = actions.NOTICES.get(request.args.get("done", ""))
     return n
+
+
+def download_name(name: str | None, fallback: str) -> str:
+    """A school's file name, safe in a Content-Disposition header: no path, quotes or control characters."""
+    base = re.sub(r'[\x00-\x1f\x7f"\\;]', "_", Path((name or "").replace("\\", "/")).name).strip(" .")[:120]
+    return base or fallback
 
 
 def reply_text(raw: str | None) -> str:
@@ -166,9 +173,9 @@ def register(app, desk) -> None:
         m = _material(mid)
         p = _inside(m.get("stored_path"))
         if m["type"] == "photo" and m.get("format") == "jpeg":
-            return send_file(p, mimetype="image/jpeg", download_name=Path(m["file"] or "photo.jpg").name)
+            return send_file(p, mimetype="image/jpeg", download_name=download_name(m["file"], f"photo-{mid}.jpg"))
         return send_file(p, mimetype="application/octet-stream", as_attachment=True,
-                         download_name=Path(m["file"] or f"file-{mid}").name)
+                         download_name=download_name(m["file"], f"file-{mid}"))
 
     @app.get("/thumb/<int:mid>")
     def thumb(mid: int):

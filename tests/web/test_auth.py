@@ -119,3 +119,11 @@ def test_bad_listen_addresses(value):
                                           ("https://evil.example/", "/"), ("/\\evil", "/"), (None, "/")])
 def test_login_redirects_only_within_the_desk(target, want):
     assert safe_next(target) == want
+
+
+@pytest.mark.parametrize("name, want", [("开幕式.jpg", "开幕式.jpg"), ("a\r\nSet-Cookie: x=1.jpg", "a__Set-Cookie: x=1.jpg"),
+                                        ('say "hi".doc', "say _hi_.doc"), ("..\\..\\boot.ini", "boot.ini"),
+                                        ("photos.zip/inner.jpg", "inner.jpg"), ("", "file-1"), ("..", "file-1")])
+def test_school_file_names_are_safe_download_names(name, want):
+    from daemon.web.views import download_name
+    assert download_name(name, "file-1") == want
