@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import threading
 import time
 import unicodedata
 from collections import defaultdict, deque
@@ -179,6 +180,7 @@ class RateLimit:
     def __init__(self, limit: int = 5, window: float = 900.0, clock=time.monotonic):
         self.limit, self.window, self.clock = limit, window, clock
         self.failures: dict[str, deque] = defaultdict(deque)
+        self.lock = threading.Lock()              # the desk serves from several threads
 
     def _trim(self, key: str) -> deque:
         q, now = self.failures[key], self.clock()
@@ -187,18 +189,22 @@ class RateLimit:
         return q
 
     def blocked(self, key: str) -> bool:
-        return len(self._trim(key)) >= self.limit
+        with self.lock:
+            return len(self._trim(key)) >= self.limit
 
     def wait(self, key: str) -> int:
         """Seconds until `key` may try again (0 when it may now)."""
-        q = self._trim(key)
-        return 0 if len(q) < self.limit else int(self.window - (self.clock() - q[0])) + 1
+        with self.lock:
+            q = self._trim(key)
+            return 0 if len(q) < self.limit else int(self.window - (self.clock() - q[0])) + 1
 
     def failed(self, key: str) -> None:
-        self._trim(key).append(self.clock())
-        if len(self.failures) > 10_000:            # a flood of made-up names: keep memory bounded
-            for k in [k for k in self.failures if not self._trim(k)]:
-                del self.failures[k]
+        with self.lock:
+            self._trim(key).append(self.clock())
+            if len(self.failures) > 10_000:        # a flood of made-up names: keep memory bounded
+                for k in [k for k in self.failures if not self._trim(k)]:
+                    del self.failures[k]
 
     def reset(self, key: str) -> None:
-        self.failures.pop(key, None)
+        with self.lock:
+            self.failures.pop(key, None)

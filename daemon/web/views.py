@@ -11,6 +11,7 @@ import email.policy
 import io
 import re
 import secrets
+import unicodedata
 from pathlib import Path
 
 from flask import abort, make_response, redirect, request, send_file
@@ -79,8 +80,8 @@ def register(app, desk) -> None:
             return resp
         if not auth.same_token(request.form.get("csrf"), want):
             return refuse(403, "登录表单已失效，请刷新页面后重试。")
-        name = (request.form.get("name") or "").strip()[:64]
-        keys = (f"name:{name}", f"addr:{request.remote_addr}")
+        name = unicodedata.normalize("NFC", (request.form.get("name") or "").strip())[:64]
+        keys = (f"name:{name.casefold()}", f"addr:{request.remote_addr}")
         if desk.by_name.blocked(keys[0]) or desk.by_addr.blocked(keys[1]):
             wait = max(desk.by_name.wait(keys[0]), desk.by_addr.wait(keys[1]))
             return page("login.html.j2", status=429, login_csrf=want, next=nxt,
