@@ -69,6 +69,8 @@ class Service:
         """One cycle. With nothing new this costs one round trip to the server."""
         counts = {"new": 0, "judged": 0, "quarantined": 0, "duplicates": 0}
         self._clean_spool()
+        # addresses staff tied to schools, or forgot, since the last cycle (`ribao assign/forget`, the desk)
+        self.roster.extra_emails = self.store.school_emails()
         folder = self.cfg.mailbox.folder
         src = self.connect()
         try:
