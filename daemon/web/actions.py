@@ -9,6 +9,7 @@ queued (a repeat is harmless: never twice a day).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from urllib.parse import quote
 
 from flask import g, redirect, request
@@ -17,6 +18,7 @@ from werkzeug.exceptions import BadRequest
 from . import lib
 from .app import ACTION_LOCK, page, refuse, safe_next
 
+log = logging.getLogger("ribao.web")
 NOTICES = {"assign": "已分配到学校，已重新检查；回复已放入发件箱（同样的内容不会重复发送）。",
            "accept": "已认可。", "rejudge": "已重新检查。", "forget": "已忘记这个邮箱。"}
 
@@ -52,6 +54,7 @@ def register(app, desk) -> None:
                                              by=g.user["name"])
             finally:
                 svc.close()
+            log.info("%s assigned message %s to %s", g.user["name"], ident, row["school"])
             when = row.get("report_date") or ""
             return redirect(f"/school?name={_q(row['school'])}&date={when}&done=assign" if when else "/mail?done=assign", 303)
         return _act(go)
@@ -62,6 +65,7 @@ def register(app, desk) -> None:
 
         def go():
             row = lib.corrections.accept(desk.store, ident, request.form.get("reason", ""), by=g.user["name"])
+            log.info("%s accepted message %s", g.user["name"], ident)
             return redirect(f"/school?name={_q(row['school'] or '')}&date={row['report_date'] or ''}&done=accept", 303)
         return _act(go)
 
@@ -73,7 +77,8 @@ def register(app, desk) -> None:
         def go():
             svc = lib.service(desk.cfg, desk.prof, desk.ros)
             try:
-                lib.corrections.rejudge(svc, day, by=g.user["name"])
+                n = lib.corrections.rejudge(svc, day, by=g.user["name"])
+                log.info("%s re-judged %s: %s messages, %s changed", g.user["name"], day or "all days", n["messages"], n["changed"])
             finally:
                 svc.close()
             return redirect(back + ("&" if "?" in back else "?") + "done=rejudge", 303)
@@ -82,7 +87,8 @@ def register(app, desk) -> None:
     @app.post("/forget")
     def forget():
         def go():
-            lib.corrections.forget(desk.store, desk.ros, request.form.get("email", ""), by=g.user["name"])
+            school = lib.corrections.forget(desk.store, desk.ros, request.form.get("email", ""), by=g.user["name"])
+            log.info("%s forgot an address of %s", g.user["name"], school)
             return redirect("/addresses?done=forget", 303)
         return _act(go)
 
@@ -99,6 +105,7 @@ def register(app, desk) -> None:
                 raise lib.CorrectionError(str(e)) from None
             desk.store.correction("remind", None, {"deliverable": did, "date": day, "queued": result["queued"]},
                                   by=g.user["name"])
+            log.info("%s reminded %s schools of %s", g.user["name"], len(result["queued"]), did)
             svc = lib.service(desk.cfg, desk.prof, desk.ros)
             try:
                 svc.deliver()

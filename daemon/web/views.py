@@ -9,6 +9,7 @@ import datetime as dt
 import email
 import email.policy
 import io
+import logging
 import re
 import secrets
 import unicodedata
@@ -20,6 +21,7 @@ from werkzeug.exceptions import BadRequest
 from . import actions, auth, lib
 from .app import LOGIN_COOKIE, SESSION_COOKIE, page, refuse, safe_next
 
+log = logging.getLogger("ribao.web")
 FILTERS = {"missing": "未报送", "defects": "有待改正问题", "late": "逾期"}
 TABS = {"held": "待确认", "unknown": "未识别", "other": "其他邮件"}
 
@@ -90,8 +92,10 @@ def register(app, desk) -> None:
         if acc is None:
             desk.by_name.failed(keys[0])
             desk.by_addr.failed(keys[1])
+            log.warning("failed login as %r from %s", name[:64], request.remote_addr)
             return page("login.html.j2", status=401, login_csrf=want, next=nxt, error="账号或密码不对，或账号已停用。")
         desk.by_name.reset(keys[0])
+        log.info("%s logged in from %s", acc["name"], request.remote_addr)
         token, _ = auth.new_session(desk.store.db, acc["name"], desk.cfg.web.session_hours)
         resp = redirect(nxt, 303)
         desk.cookie(resp, SESSION_COOKIE, token, desk.cfg.web.session_hours * 3600)
