@@ -87,7 +87,7 @@ def health(desk: Desk) -> dict:
     outbox = dict(db.execute("select state, count(*) from outbox group by state").fetchall())
     err = ({"at": mb.get("last_error_at"), "text": mb.get("last_error")} if mb.get("last_error")
            else ({"at": ev[0], "text": ev[1]} if ev else None))
-    return {"last_poll": mb.get("last_poll"), "error": err, "outbox": outbox}
+    return {"last_poll": mb.get("last_poll"), "error": err, "outbox": outbox, "held": len(desk.store.held())}
 
 
 def create_app(cfg, prof, ros) -> Flask:
