@@ -9,8 +9,10 @@ meanwhile. Staff actions that judge, file or send run one at a time (ACTION_LOCK
 from __future__ import annotations
 
 import logging
+import os
 import re
 import secrets
+import signal
 import threading
 from urllib.parse import quote
 
@@ -151,8 +153,16 @@ def parse_listen(value: str) -> tuple[str, int]:
     return (m.group(1) or m.group(3)), int(m.group(2) or m.group(4))
 
 
+def _stop(signum, frame) -> None:
+    """SIGTERM (systemctl stop): let a staff action in hand finish (it judges, files and sends), then go."""
+    with ACTION_LOCK:
+        log.info("staff desk stopped")
+        os._exit(0)
+
+
 def serve(app: Flask, host: str, port: int) -> None:
     import waitress
+    signal.signal(signal.SIGTERM, _stop)
     log.info("staff desk on http://%s:%s/", f"[{host}]" if ":" in host else host, port)
     # a reverse proxy on this machine (README: nginx with TLS) says who the client is in X-Forwarded-For,
     # so the login limit per address counts staff one by one, not the proxy as one; from anyone else

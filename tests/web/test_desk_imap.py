@@ -1,6 +1,6 @@
 """The desk over the real loopback Dovecot and SMTP server (not only the embedded Maildir): a held
 mail confirmed in the browser is filed, counted and answered once over SMTP; the desk also listens
-on [::1] and refuses a bad --listen in one line."""
+on [::1], stops cleanly on SIGTERM and refuses a bad --listen in one line."""
 from __future__ import annotations
 
 import email
@@ -60,5 +60,7 @@ def test_desk_listens_on_ipv6_loopback_and_refuses_a_bad_address(tmp_path, start
     desk = start_desk(cfg, listen=f"[::1]:{free_port()}")
     with urlopen(desk.url + "/login", timeout=10) as r:
         assert r.status == 200 and "登录" in r.read().decode("utf-8")
+    desk.stop()                                               # systemctl stop: SIGTERM, a clean exit
+    assert desk.proc.returncode == 0 and "staff desk stopped" in desk.log.read_text()
     r = ribao("web", "--listen", "8080", "--config", str(cfg))
     assert r.returncode == 2 and r.stderr.strip().startswith("ribao: --listen '8080': expected HOST:PORT")
