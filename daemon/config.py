@@ -110,6 +110,13 @@ class LimitsConfig:
 
 
 @dataclass
+class WebConfig:
+    listen: str = "127.0.0.1:8080"      # the staff desk (`ribao web`); HOST:PORT or [::1]:PORT
+    secure_cookies: bool = False        # true when the desk is reached through TLS (a reverse proxy)
+    session_hours: int = 12             # a login lasts this long
+
+
+@dataclass
 class Config:
     mailbox: MailboxConfig
     smtp: SmtpConfig
@@ -120,6 +127,7 @@ class Config:
     replies: RepliesConfig
     digest: DigestConfig
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     source: Path | None = None
 
 
@@ -127,6 +135,7 @@ SECTIONS = {
     "mailbox": MailboxConfig, "smtp": SmtpConfig, "rules": RulesConfig, "storage": StorageConfig,
     "schedule": ScheduleConfig, "filing": FilingConfig, "replies": RepliesConfig, "digest": DigestConfig,
     "limits": LimitsConfig,
+    "web": WebConfig,
 }
 REQUIRED = {
     ("mailbox", "imap"): ["host", "username"],
@@ -235,6 +244,8 @@ def from_dict(data: dict, base: Path, source: Path | None = None) -> Config:
         raise ConfigError(f"[schedule] timezone: unknown timezone {built['schedule'].timezone!r} (e.g. \"Asia/Shanghai\")") from None
     if not isinstance(built["storage"].keep_days, int) or built["storage"].keep_days < 0:
         raise ConfigError("[storage] keep_days: must be a whole number of days, 0 (off) or more")
+    if built["web"].session_hours < 1:
+        raise ConfigError("[web] session_hours: must be at least 1")
     if built["schedule"].poll_seconds < 5:
         raise ConfigError("[schedule] poll_seconds: must be at least 5")
     lim = built["limits"]

@@ -88,6 +88,8 @@ class Service:
         anywhere is quarantined on its own (see _poison); only a full disk and the mailbox stop it."""
         counts = {"new": 0, "judged": 0, "quarantined": 0, "duplicates": 0, "waiting": 0}
         self._clean_spool()
+        # addresses staff tied to schools, or forgot, since the last cycle (`ribao assign/forget`, the desk)
+        self.roster.extra_emails = self.store.school_emails()
         folder = self.cfg.mailbox.folder
         src = self.connect()
         try:

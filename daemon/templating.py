@@ -20,6 +20,7 @@ def env() -> jinja2.Environment:
                            undefined=jinja2.StrictUndefined)
     e.filters["zh_time"] = zh_time
     e.filters["zh_date"] = zh_date
+    e.filters["zh_stamp"] = zh_stamp
     return e
 
 

@@ -35,6 +35,9 @@ def test_installed_wheel_runs_from_another_folder(tmp_path):
     run([str(venv / "bin" / "pip"), "install", "-q", str(wheel)], cwd=tmp_path)
     site = run([str(venv / "bin" / "python"), "-c", "import daemon; print(daemon.__file__)"], cwd=elsewhere).stdout
     assert str(ROOT) not in site and "site-packages" in site          # the wheel, not the source tree
+    shipped = run([str(venv / "bin" / "python"), "-c", "from daemon.resources import data_dir; "
+                   "print(sorted(p.name for p in (data_dir('templates') / 'web').glob('*.j2')))"], cwd=elsewhere).stdout
+    assert "base.html.j2" in shipped and "board.html.j2" in shipped     # the staff desk's pages ship too
 
     mail = elsewhere / "report.eml"
     mail.write_bytes(build_mail(subject="【一日一报】厦门工商旅游学校5月15日活动情况", body=report_text(1000)))
@@ -47,5 +50,6 @@ def test_installed_wheel_runs_from_another_folder(tmp_path):
 
     out = run([str(venv / "bin" / "ribao"), "demo", "--out", "demo-out"], cwd=elsewhere)
     assert out.returncode == 0 and "judged 38 of 38" in out.stdout
+    assert "--config demo-out/config.toml" in out.stdout and "web passwd" in out.stdout     # what to try next
     assert list((elsewhere / "demo-out" / "replies").glob("*.eml"))
     assert (elsewhere / "demo-out" / "reports").is_dir() and any((elsewhere / "demo-out" / "reports").glob("digest-*.html"))

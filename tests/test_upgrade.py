@@ -90,6 +90,7 @@ def test_every_migration_step_from_each_version(tmp_path):
         assert store.db.execute("pragma user_version").fetchone()[0] == schema.LATEST
         assert store.counts() == {"done": 38}
         assert (db.parent / f"ribao.db.pre-v{schema.LATEST}").exists() == (start < schema.LATEST)
+        assert {"web_accounts", "web_sessions"} <= set(store.db.table_names())     # v3: the staff desk
 
 
 def test_a_newer_database_is_refused_in_one_line(tmp_path):

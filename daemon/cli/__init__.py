@@ -142,7 +142,8 @@ def _register_more():
     from daemon.cli import run as cli_run
     from daemon.cli import staff as cli_staff
     from daemon.cli import storage as cli_storage
-    for mod in (cli_run, cli_staff, cli_reports, cli_storage):
+    from daemon.web import cli as cli_web
+    for mod in (cli_run, cli_staff, cli_reports, cli_storage, cli_web):
         for cmd in mod.COMMANDS:
             cli.add_command(cmd)
 

@@ -169,16 +169,23 @@ def demo(out_dir: Path, fresh: bool):
     from daemon.reports import demo_reports, first_day_to_fix
     for label, path in demo_reports(cfg, prof, ros, store):
         click.echo(f"{label:<27} {path}")
-    conf = info["config"]
-    day = first_day_to_fix(prof, ros, store)
+    _demo_next_steps(info["config"], first_day_to_fix(prof, ros, store))
+
+
+def _demo_next_steps(config: Path, day: str | None) -> None:
+    """What to try next: every other command needs this demo's config, or the staff desk's address."""
+    c = f"--config {config}"
+    me = sys.argv[0] if Path(sys.argv[0]).name == "ribao" else "ribao"     # .venv/bin/ribao after make demo
     click.echo("")
-    click.echo(f"Every other command takes --config {conf} (or set RIBAO_CONFIG={conf}), for example:")
-    click.echo(f"  ribao status --config {conf}")
+    click.echo(f"every other command takes {c} (or set RIBAO_CONFIG={config}), for example:")
+    click.echo(f"  {me} status {c}")
     if day:
-        click.echo(f"  ribao digest --date {day} --out {out_dir}/reports/digest-{day}.html --config {conf}"
-                   f"   # a day with defects to fix")
-        click.echo(f"  ribao digest --date {day} --json --config {conf}")
-    click.echo(f"  ribao pending --config {conf}")
+        click.echo(f"  {me} digest --date {day} --out day.html {c}   # a day with defects to fix")
+        click.echo(f"  {me} digest --date {day} --json {c}")
+        click.echo(f"  {me} pending --date {day} {c}")
+    click.echo("or look at it in a browser (the staff desk):")
+    click.echo(f"  {me} web passwd admin --role editor {c}")
+    click.echo(f"  {me} web {c}   # then open http://127.0.0.1:8080/")
 
 
 COMMANDS.append(demo)

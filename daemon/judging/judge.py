@@ -14,6 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from daemon.defects import apply, defect
 from daemon.judging import authres, incidental
 from daemon.judging import dates as datelogic
 from daemon.judging.checks import Judgement, chain
@@ -25,7 +26,6 @@ from daemon.judging.parse import ParsedMessage, parse_file
 from daemon.judging.quoting import strip_quoted
 from daemon.judging.roster import Roster
 from daemon.judging.textcount import count_chars
-from daemon.defects import apply, defect
 from daemon.model import KNOWN_HOW, Attachment, Defect, Material, Verdict
 from daemon.profile import Deliverable, Profile
 

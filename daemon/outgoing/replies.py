@@ -140,6 +140,8 @@ def enqueue_reply(store: Store, ident: int, verdict: Verdict, profile: Profile, 
     if staff_assigned and rows.full_reply_live(store, ident):
         return "already queued"          # the one reply after an assignment went out already
     reason = why_not(verdict, recipient, own, cfg)
+    if reason is None and known and school_day is not None and school_day.status == "accepted":
+        reason = "staff accepted the school's day; the school was told so"
     when = day
     if reason is None and rows.has(store, key):
         reason = ("the same reply was already sent to this address" if known else

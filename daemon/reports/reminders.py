@@ -4,6 +4,9 @@ Each reminder is an outbox row with a dedupe key, so a second run the same day (
 misfired job run late) queues nothing new: "reminder:daily:{school}:{date}" for the daily report,
 "reminder:{deliverable}:{school}" for a one-off (once, `reminder_days_before` days before its due
 time). A school that has sent anything for that deliverable is never reminded.
+
+Staff can also remind now (`remind_now`, the desk's 未提交名单): the same rules, and never a second
+reminder to a school on the same calendar day, whoever queued the first.
 """
 from __future__ import annotations
 
@@ -66,7 +69,7 @@ def enqueue_reminders(cfg, profile: Profile, roster: Roster, store: Store, now: 
         due = profile.daily_due(day)
         subject = f"【提醒】请于{due_text(due)}前报送{zh_date(day)}的{d.name}"
         ctx = dict(daily=True, what=d.name, day_zh=zh_date(day), due_zh=due_text(due), now_zh=zh_time(now),
-                   requirements=_requirements(profile))
+                   requirements=_requirements(profile), overdue=False)
         for s in roster.schools:
             if daily_reported(store, s.name, day):
                 result["reported"].append(s.name)
@@ -81,7 +84,8 @@ def enqueue_reminders(cfg, profile: Profile, roster: Roster, store: Store, now: 
         if d.is_daily or d.due is None or not (d.due - ahead <= now < d.due):
             continue
         subject = f"【提醒】请于{due_text(d.due)}前报送{d.name}"
-        ctx = dict(daily=False, what=d.name, day_zh="", due_zh=due_text(d.due), now_zh=zh_time(now), requirements=[])
+        ctx = dict(daily=False, what=d.name, day_zh="", due_zh=due_text(d.due), now_zh=zh_time(now), requirements=[],
+                   overdue=False)
         for s in roster.schools:
             if sent_deliverable(store, s.name, d.id):
                 result["reported"].append(s.name)
@@ -91,4 +95,55 @@ def enqueue_reminders(cfg, profile: Profile, roster: Roster, store: Store, now: 
                 continue
             _one(cfg, profile, store, s, key=f"reminder:{d.id}:{s.name}", day_str=today, ctx=ctx,
                  subject=subject, result=result)
+    return result
+
+
+def _today_key(store: Store, base: str, today: str) -> str | None:
+    """The dedupe key for a reminder queued by hand today: the scheduled key while it is unused,
+    else one for today; None when this school was reminded today already (either way)."""
+    rows = store.db.execute("select dedupe_key, day from outbox where dedupe_key in (?, ?)",
+                            [base, f"{base}:{today}"]).fetchall()
+    if any(day == today for _, day in rows):
+        return None
+    return f"{base}:{today}" if rows else base
+
+
+def remind_now(cfg, profile: Profile, roster: Roster, store: Store, deliverable: str, day: dt.date | None = None,
+               now: dt.datetime | None = None) -> dict:
+    """Staff's "send a reminder now" for one deliverable (a daily one: for `day`), to each school
+    that has not sent it; returns {queued, already, reported, skipped} like enqueue_reminders."""
+    result = {"queued": [], "already": [], "reported": [], "skipped": []}
+    now = now or dt.datetime.now(profile.tz)
+    today = now.astimezone(profile.tz).date().isoformat()
+    d = profile.deliverable(deliverable)
+    if d is None:
+        raise ValueError(f"no deliverable {deliverable!r}; this profile has {', '.join(x.id for x in profile.deliverables)}")
+    if d.is_daily:
+        if day is None or day not in profile.week_days():
+            raise ValueError(f"{day} is not a day of the activity week")
+        due = profile.daily_due(day)
+        what_day = f"{zh_date(day)}的"
+    else:
+        due = d.due
+        what_day = ""
+        if due is None:
+            raise ValueError(f"{d.name} has no deadline in the notice: there is nothing to remind of")
+    overdue = due is not None and due <= now
+    subject = (f"【提醒】请尽快补报{what_day}{d.name}" if overdue else f"【提醒】请于{due_text(due)}前报送{what_day}{d.name}")
+    ctx = dict(daily=d.is_daily, what=d.name, day_zh=zh_date(day) if d.is_daily else "", due_zh=due_text(due),
+               now_zh=zh_time(now), requirements=_requirements(profile) if d.is_daily else [], overdue=overdue)
+    for s in roster.schools:
+        sent = daily_reported(store, s.name, day) if d.is_daily else sent_deliverable(store, s.name, d.id)
+        if sent:
+            result["reported"].append(s.name)
+            continue
+        if held_waiting(store, s.name, day if d.is_daily else None):
+            result["skipped"].append((s.name, "a mail naming it waits for staff to confirm the sender"))
+            continue
+        base = f"reminder:daily:{s.name}:{day.isoformat()}" if d.is_daily else f"reminder:{d.id}:{s.name}"
+        key = _today_key(store, base, today)
+        if key is None:
+            result["already"].append(s.name)
+            continue
+        _one(cfg, profile, store, s, key=key, day_str=today, ctx=ctx, subject=subject, result=result)
     return result

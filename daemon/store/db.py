@@ -233,15 +233,16 @@ class Store:
         return list(self.db["materials"].rows_where("message = ?", [ident], order_by="id"))
 
     # ---------------------------------------------------------------- staff corrections
-    def correction(self, action: str, message: int | None, details: dict) -> None:
-        self.db["corrections"].insert({"at": now_iso(), "by": _os_user(), "action": action,
+    def correction(self, action: str, message: int | None, details: dict, by: str | None = None) -> None:
+        """Record a staff action; `by` is the desk's account name, else the OS user."""
+        self.db["corrections"].insert({"at": now_iso(), "by": by or _os_user(), "action": action,
                                        "message": message, "details": json.dumps(details, ensure_ascii=False)})
 
     def school_emails(self) -> dict[str, str]:
         return {r["email"]: r["school"] for r in self.db["school_emails"].rows}
 
-    def remember_email(self, email: str, school: str) -> None:
-        self.db["school_emails"].upsert({"email": email.lower(), "school": school, "by": _os_user(),
+    def remember_email(self, email: str, school: str, by: str | None = None) -> None:
+        self.db["school_emails"].upsert({"email": email.lower(), "school": school, "by": by or _os_user(),
                                          "at": now_iso()}, pk="email")
 
     def forget_email(self, email: str) -> str | None:

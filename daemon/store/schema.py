@@ -104,7 +104,18 @@ def _v4(db: sqlite_utils.Database) -> None:
         db.execute("alter table defects add column facts text")
 
 
-MIGRATIONS = {1: _v1, 2: _v2, 3: _v3, 4: _v4}
+def _v5(db: sqlite_utils.Database) -> None:
+    """The staff desk (`ribao web`): accounts with password hashes and server-side sessions (a
+    session can be ended, and a disabled account's sessions stop at once)."""
+    db.execute("create table if not exists web_accounts (name text primary key, hash text not null, "
+               "role text not null check (role in ('viewer', 'editor')), disabled integer not null default 0, "
+               "created_at text, updated_at text, last_login text)")
+    db.execute("create table if not exists web_sessions (token_sha256 text primary key, account text not null "
+               "references web_accounts(name), csrf text not null, created_at text, expires text not null)")
+    db.execute("create index if not exists web_sessions_account on web_sessions(account)")
+
+
+MIGRATIONS = {1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5}
 LATEST = max(MIGRATIONS)
 
 

@@ -11,9 +11,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from daemon.intake.maildir import MaildirSource
 
 from daemon import service as service_mod
+from daemon.intake.maildir import MaildirSource
 from daemon.service import StorageFull
 from tests.builders.config import write_config
 from tests.builders.files import make_zip
@@ -142,8 +142,9 @@ def test_a_failure_over_imap_quarantines_only_that_mail(tmp_path, dovecot, smtp_
     `refused`: the server says NO to copying the one message (the connection stays up)."""
     import imaplib
 
-    from daemon.intake.imap import ImapSource
     from imapclient import IMAPClient
+
+    from daemon.intake.imap import ImapSource
     dovecot.append(build_mail(message_id="<hostile@x>", **jimei()))
     dovecot.append(good())
     svc = service(write_config(tmp_path / "ribao", dovecot=dovecot, smtp=smtp_server))

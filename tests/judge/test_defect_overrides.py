@@ -9,7 +9,6 @@ from daemon.profile import ProfileError
 from tests.builders import media
 from tests.builders.mail import report_text
 from tests.builders.profiles import with_defects
-from tests.judge.conftest import codes
 
 SOFT = "文字稿件约{chars}字，比建议的{max_chars}字略多，方便时请精简。"
 

@@ -29,6 +29,7 @@ def test_week_sheet_counts_the_stored_reports(tmp_path):
     write_workbook(b.profile, b.roster, b.store, path, now=after_week)
     wb = openpyxl.load_workbook(path)
     assert wb.sheetnames[:1] == ["情况统计表"]
+    assert any("统计于2023年5月22日 09:00" in str(c.value or "") for row in wb["情况统计表"].iter_rows(max_row=3) for c in row)
     assert [f"{d.month}月{d.day}日" for d in b.profile.week_days()] == wb.sheetnames[1:8]
     head, rows = rows_after_header(wb["情况统计表"])
     col = {name: i for i, name in enumerate(head)}
@@ -119,6 +120,7 @@ def test_summary_mail_once_with_figures_and_workbook(tmp_path):
         assert school in text
     on_time = sum(1 for e in exp.values() if e["status"] == "on_time") + 1     # + the day before
     assert f"按时报送{on_time}校次" in text
+    assert "统计于2023年5月21日 12:30" in text                         # a stamp read long after carries the year
     (att,) = list(m.iter_attachments())
     assert att.get_filename().endswith(".xlsx")
     wb = openpyxl.load_workbook(io.BytesIO(att.get_content()))

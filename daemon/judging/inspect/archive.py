@@ -261,7 +261,7 @@ class ZipBackend:
     def __init__(self, path: Path, ctx: Context):
         try:
             self.zf = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, EOFError, ValueError, OSError) as e:
+        except (zipfile.BadZipFile, EOFError, ValueError, OSError):
             raise Refused("archive.corrupt") from None
 
     def members(self) -> list[Member]:
@@ -298,7 +298,7 @@ class RarBackend:
             raise Refused("archive.encrypted") from None
         except rarfile.NeedFirstVolume:
             raise Refused("archive.unsupported", "是分卷压缩包的一部分") from None
-        except (rarfile.Error, OSError, EOFError, ValueError) as e:
+        except (rarfile.Error, OSError, EOFError, ValueError):
             raise Refused("archive.corrupt") from None
 
     def members(self) -> list[Member]:
@@ -399,7 +399,7 @@ class SevenZipBackend:
         except py7zr.exceptions.UnsupportedCompressionMethodError as e:
             self.fh.close()
             raise Refused("archive.unsupported", str(e)) from None
-        except Exception as e:             # py7zr raises a zoo of types on bad headers
+        except Exception:             # py7zr raises a zoo of types on bad headers
             self.fh.close()
             raise Refused("archive.corrupt") from None
 

@@ -12,8 +12,8 @@ import warnings
 
 from PIL import Image
 
-from daemon.judging.inspect import Context
 from daemon.defects import defect
+from daemon.judging.inspect import Context
 from daemon.model import Attachment, Inspection, Material
 
 KIND = "photo"

@@ -14,9 +14,9 @@ import stat
 import struct
 import subprocess
 
+from daemon.defects import defect
 from daemon.judging.inspect import Context, FileTimeout
 from daemon.judging.inspect.budget import tool_options
-from daemon.defects import defect
 from daemon.model import Attachment, Inspection, Material
 
 KIND = "video"
