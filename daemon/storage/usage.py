@@ -104,7 +104,8 @@ def human(n: int | float | None) -> str:
 
 def status_lines(s: dict) -> list[str]:
     """The same figures for `ribao status` (plain, in Chinese)."""
-    left = f"按近几日收件速度约可用 {s['days_left']:g} 天" if s["days_left"] is not None else "近几日无收件，无法估算可用天数"
+    left = (f"按近几日收件速度约可用 {_days(s['days_left'])}" if s["days_left"] is not None
+            else "近几日无收件，无法估算可用天数")
     return [f"存储：{s['path']}　已用 {human(s['used_bytes'])}（原始邮件 {human(s['raw_bytes'])}，"
             f"附件 {human(s['attachments_bytes'])}，数据库 {human(s['database_bytes'])}），"
             f"剩余 {human(s['free_bytes'])}，{left}"]
@@ -114,3 +115,10 @@ def warning_zh(low: dict) -> str:
     """One sentence for the digest and the log."""
     return (f"存储空间不足：剩余 {human(low['free_bytes'])}，不到最忙一天收件量（{human(low['busiest_bytes'])}）的两倍。"
             f"请尽快扩容，或先用 ribao export 导出存档、再用 ribao purge 清理往日材料。")
+
+
+def _days(n: float) -> str:
+    """Days of room in words: a year or more is plenty, not 2.2404e+07 天."""
+    if n >= 365:
+        return "一年以上"
+    return f"{n:.1f} 天" if n < 10 else f"{n:.0f} 天"

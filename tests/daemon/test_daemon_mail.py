@@ -197,7 +197,7 @@ def test_status_shows_counts_and_never_the_password(setup):
     dovecot.append(good())
     ribao("run", "--once", "--config", str(cfg))
     r = ribao("status", "--config", str(cfg))
-    assert r.returncode == 0 and "done 1" in r.stdout and "sent 1" in r.stdout
+    assert r.returncode == 0 and "已处理 1" in r.stdout and "已发送 1" in r.stdout
     assert dovecot.password not in r.stdout + r.stderr
     assert "厦门工商旅游学校" in r.stdout
 

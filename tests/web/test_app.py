@@ -6,7 +6,7 @@ import re
 
 from daemon import config as configs
 from daemon import profile as profiles
-from daemon import roster as rosters
+from daemon.judging import roster as rosters
 from daemon.store.db import Store
 from daemon.web import auth
 from daemon.web.app import create_app
