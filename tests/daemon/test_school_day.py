@@ -179,3 +179,24 @@ def test_settle_seconds_answers_split_mails_together_once(tmp_path, jpegs):
     reasons = sqlite3.connect(cfg.parent / "data" / "ribao.db").execute(
         "select reason from outbox where state = 'suppressed'").fetchall()
     assert len(reasons) == 1 and "speaks of the whole day" in reasons[0][0]
+
+
+def test_split_mails_over_real_dovecot_and_smtp_speak_of_the_day(setup, jpegs):
+    """The same day through IMAP and SMTP: text, then photos in a second mail; the second reply says
+    what the bureau holds for the whole day and asks for nothing already sent."""
+    import email
+    import email.policy
+    good, _ = jpegs
+    cfg, dovecot, smtp = setup
+    dovecot.append(build_mail(subject=f"{SCHOOL}一日一报5月15日（一）文字稿", sender=ADDR, date=D15, body=report_text(1000)),
+                   date=D15)
+    dovecot.append(build_mail(subject=f"{SCHOOL}一日一报5月15日（二）照片", sender=ADDR, date=D15 + dt.timedelta(minutes=3),
+                              body="实训.jpg：实训室开放", attachments=[("实训.jpg", good[0], "image/jpeg")]),
+                   date=D15 + dt.timedelta(minutes=3))
+    assert ribao("run", "--once", "--config", str(cfg)).returncode == 0
+    got = [email.message_from_bytes(m.data, policy=email.policy.default) for m in smtp.wait_for(2)]
+    second = next(m for m in got if "照片" in str(m["Subject"]))
+    body = second.get_body(("plain",)).get_content()
+    assert str(second["Subject"]).startswith("【已收到】") and "共收到2封邮件：文字约1000字，照片1张" in body
+    out, rows = day_json(cfg)
+    assert rows[SCHOOL]["messages"] == [1, 2] and rows[SCHOOL]["status"] == "on_time"
