@@ -12,6 +12,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
+from daemon.defects import title
 from daemon.judging.roster import Roster
 from daemon.outgoing import outbox
 from daemon.outgoing.mailout import build, valid_address
@@ -69,10 +70,15 @@ def _row(r, thumbs: list[dict]) -> dict:
         "photos": r.count("photos"), "videos": r.count("videos"), "reported": r.reported,
         "errors": [short(d["text"], 200) for d in r.defects if d["severity"] == "error"],
         "warnings": [short(d["text"], 200) for d in r.defects if d["severity"] != "error"],
-        "needs_fix": r.needs_fix, "earlier": r.earlier, "fixed": [short(d["text"], 120) for d in r.fixed],
+        "needs_fix": r.needs_fix, "earlier": r.earlier, "fixed": [short(_fixed(d), 120) for d in r.fixed],
         "thumbs": [{**t, "alt": short(t["file"], 60)} for t in thumbs],
         "more_photos": max(0, r.count("photos") - len(thumbs)),
     }
+
+
+def _fixed(d: dict) -> str:
+    """A defect a later mail cured, named briefly (its sentence asks for a fix already made)."""
+    return f"{title(d['code'])}（{d['file']}）" if d.get("file") else title(d["code"])
 
 
 def build_digest(profile: Profile, roster: Roster, store: Store, day: dt.date, *,

@@ -38,7 +38,7 @@ def test_digest_says_what_was_stored(tmp_path):
         if e["status"] != "missing":
             assert f"文字{e['text_chars']}字，照片{e['photos']}张，视频{e['videos']}个" in line
     fixed_school = next(s for s, e in exp.items() if e["fixed"])
-    assert "重报已改正" in html and "重报（第2次）" in html and fixed_school in d.text
+    assert "已改正：缺少文字稿件" in html and "共2封邮件" in html and fixed_school in d.text
     assert "技能展示.mp4" in html and "5月30日" in html                  # cloud link with expiry
     assert "职教周一日一报（无署名）" in html and "已隔离" in html            # mail to look at
     # every cid the HTML uses is an image of the mail, and every image is used
