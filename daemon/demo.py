@@ -147,9 +147,13 @@ reminders = true
     n = 0
 
     def put(raw: bytes, when: dt.datetime) -> None:
+        """Deliver in order: names of one width sort as they were written (mailbox.Maildir.add's
+        unpadded microseconds don't), so message numbers are the same on every run."""
         nonlocal n
-        key = md.add(raw)
-        path = Path(md._path) / md._lookup(key)
+        path = Path(md._path) / "new" / f"{1684000000 + n:010d}.M{n:06d}P0Q0.ribao-demo"
+        tmp_file = path.with_name("." + path.name)
+        tmp_file.write_bytes(raw)
+        tmp_file.replace(path)
         ts = when.timestamp()
         os.utime(path, (ts, ts))
         n += 1
