@@ -30,6 +30,7 @@ from daemon.judging.roster import Roster
 from daemon.outgoing import outbox, replies
 from daemon.outgoing.mailout import transport as make_transport
 from daemon.profile import Profile
+from daemon.store import outbox_rows
 from daemon.store.db import Store, now_iso
 from daemon.store.hashing import sha256_file as _sha256
 from daemon.store.safefs import visible
@@ -152,7 +153,7 @@ class Service:
             row = self.store.by_message_id(mapping[uid]) if mapping[uid] else None
             if row is None:
                 break                  # first unknown message: fetch from here on
-            self.store.db.execute("update messages set uid = ?, uidvalidity = ? where id = ?", [uid, new, row["id"]])
+            self.store.renumber(row["id"], uid, new)
             last_known = uid
         return last_known
 
@@ -245,9 +246,8 @@ class Service:
                 # a mail that fills the disk past its budget is not retried first forever
                 shutil.rmtree(workdir, ignore_errors=True)
                 with contextlib.suppress(sqlite3.Error):
-                    self.store.db.execute("update messages set reason = ?, attempts = coalesce(attempts, 0) + ? "
-                                          "where id = ?", [f"the disk filled up while judging it ({_why(e)})"[:500],
-                                                           0 if counted else 1, ident])
+                    self.store.count_attempt(ident, f"the disk filled up while judging it ({_why(e)})",
+                                             add=0 if counted else 1)
             raise
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -261,7 +261,7 @@ class Service:
         with contextlib.suppress(EOFError, OSError):
             judging.conn.poll(max(0.0, self.judge_seconds - (time.monotonic() - judging.started)))
         try:
-            self.store.db.execute("update messages set attempts = coalesce(attempts, 0) + 1 where id = ?", [ident])
+            self.store.count_attempt(ident)
             return True
         except sqlite3.OperationalError as e:
             if not _is_full(e):
@@ -350,8 +350,7 @@ class Service:
             if self.stop():
                 return
             try:
-                if not self.store.db.execute("select 1 from outbox where message = ? and kind = 'reply'",
-                                             [row["id"]]).fetchone():
+                if not outbox_rows.has_reply(self.store, row["id"]):
                     # stopped between storing the verdict and queueing its reply: judge again to queue it
                     self.judge(row["id"], counts, overrides=_overrides(row))
                 self.finish(row["id"])
