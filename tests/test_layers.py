@@ -1,6 +1,7 @@
 """The store owns its SQL: no module outside daemon/store/ runs a statement, reaches into the
 database's tables, or carries SQL in a string. Read with the ast module, so a docstring or comment
-that says "select" is no offence, while an f-string fragment of a query is."""
+that says "select" is no offence, while an f-string fragment of a query is. And a full disk is
+recognised in one place only (safefs.is_full)."""
 from __future__ import annotations
 
 import ast
@@ -85,3 +86,30 @@ def g(client, name):
     return f"select failed: {name}" + "请选择学校" + "the update of {name} is done"
 '''
     assert offences(good) == []
+
+
+def full_disk_checks(source: str) -> list[int]:
+    """Lines that decide for themselves whether an error is a full disk: a comparison with ENOSPC or
+    EDQUOT (raising OSError(ENOSPC, ...) is fine), or SQLite's "disk is full" text."""
+    tree = ast.parse(source)
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            names = {n.attr for part in [node.left, *node.comparators] for n in ast.walk(part)
+                     if isinstance(n, ast.Attribute)}
+            if names & {"ENOSPC", "EDQUOT"}:
+                out.append(node.lineno)
+        elif isinstance(node, ast.Attribute) and node.attr == "EDQUOT":
+            out.append(node.lineno)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and "disk is full" in node.value:
+            out.append(node.lineno)
+    return sorted(set(out))
+
+
+def test_one_test_for_a_full_disk():
+    found = [f"{p.relative_to(DAEMON.parent)}:{line}" for p in sorted(DAEMON.rglob("*.py")) if p.name != "safefs.py"
+             for line in full_disk_checks(p.read_text(encoding="utf-8"))]
+    assert not found, "use daemon.store.safefs.is_full:\n" + "\n".join(found)
+    assert full_disk_checks((STORE / "safefs.py").read_text(encoding="utf-8"))          # the check sees the one
+    assert full_disk_checks("if e.errno in (errno.ENOSPC, errno.EDQUOT):\n    raise\n") == [1]
+    assert full_disk_checks("raise OSError(errno.ENOSPC, 'no space')\n") == []

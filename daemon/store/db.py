@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import errno
 import getpass
 import json
 import os
@@ -24,7 +23,7 @@ import sqlite_utils
 
 from daemon.model import Verdict
 from daemon.store import schema
-from daemon.store.safefs import safe_join, safe_name
+from daemon.store.safefs import is_full, safe_join, safe_name
 
 STATES = ("received", "judged", "done", "quarantined", "duplicate")
 
@@ -240,7 +239,7 @@ class Store:
                 shutil.copyfile(m.path if Path(m.path).exists() else blob, target)
             return str(target.relative_to(self.root))
         except OSError as e:
-            if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            if is_full(e):
                 raise                    # a full disk must not cost the school its attachment silently
             return None
         except ValueError:
