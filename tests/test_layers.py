@@ -113,3 +113,22 @@ def test_one_test_for_a_full_disk():
     assert full_disk_checks((STORE / "safefs.py").read_text(encoding="utf-8"))          # the check sees the one
     assert full_disk_checks("if e.errno in (errno.ENOSPC, errno.EDQUOT):\n    raise\n") == [1]
     assert full_disk_checks("raise OSError(errno.ENOSPC, 'no space')\n") == []
+
+
+def imported(source: str) -> set[str]:
+    """Every module a source imports, at its top or inside a function."""
+    out = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            out |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+    return out
+
+
+def test_judging_does_not_import_reports():
+    """The judging child makes thumbnails with daemon/store/thumbs.py, not with the digest's code."""
+    found = [f"{p.relative_to(DAEMON.parent)}: {m}" for p in sorted((DAEMON / "judging").rglob("*.py"))
+             for m in sorted(imported(p.read_text(encoding="utf-8"))) if m.split(".")[:2] == ["daemon", "reports"]]
+    assert not found, "\n".join(found)
+    assert "daemon.store.thumbs" in imported((DAEMON / "judging" / "isolate.py").read_text(encoding="utf-8"))

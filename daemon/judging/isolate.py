@@ -25,7 +25,7 @@ from daemon.store.safefs import is_full
 def _thumbnails(verdict, thumbs_dir) -> None:
     """Each photo's digest thumbnail, made now (in the child, beside the fetch of the next mail)
     rather than by the digest, which would decode every photo of the day at once."""
-    from daemon.reports.thumbs import PER_SCHOOL, cache_thumbnail
+    from daemon.store.thumbs import PER_SCHOOL, cache_thumbnail
     photos = [m for m in verdict.items if m.type == "photo" and m.path and m.sha256]
     for m in photos[:PER_SCHOOL]:            # the digest shows no more than these per school
         try:

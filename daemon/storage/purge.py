@@ -15,7 +15,7 @@ import logging
 import os
 from pathlib import Path
 
-from daemon.store import purge_rows
+from daemon.store import purge_rows, thumbs
 
 log = logging.getLogger("ribao.storage")
 
@@ -88,7 +88,7 @@ def purge(store, before: dt.date) -> dict:
     for sha in {m[1] for m in mats if m[1]} - kept:
         if len(sha) == 64 and all(c in "0123456789abcdef" for c in sha):
             _unlink(root / "blobs" / sha[:2] / sha, tally, "blobs")
-            _unlink(root / "thumbs" / sha[:2] / f"{sha}.jpg", tally, "thumbnails")
+            _unlink(thumbs.cache_path(root / "thumbs", sha), tally, "thumbnails")
     upto = min(d, dt.date.today().isoformat())      # today's folders may be in use by the poll
     _prune_empty(root / "raw", upto)
     _prune_empty(root / "attachments", upto)

@@ -21,11 +21,11 @@ from daemon.reports.day import (
 )
 from daemon.reports.pending import default_day, pending
 from daemon.reports.reminders import remind_now
-from daemon.reports.thumbs import cache_thumbnail
 from daemon.reports.workbook import workbook_bytes
 from daemon.resources import data_dir
 from daemon.store import accounts, reads
 from daemon.store.db import Store, now_iso
+from daemon.store.thumbs import cache_thumbnail
 from daemon.templating import zh_date, zh_time
 
 
