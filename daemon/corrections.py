@@ -11,7 +11,8 @@ import contextlib
 import datetime as dt
 import json
 
-from daemon.store.db import Store, now_iso
+from daemon.store import reads
+from daemon.store.db import Store
 
 
 class CorrectionError(ValueError):
@@ -64,7 +65,7 @@ def assign(svc, ident: int, school: str, day=None, deliverable: str | None = Non
         svc.roster.extra_emails[row["sender"].lower()] = school
     saved = {"school": school, "date": date.isoformat() if date else None, "deliverable": deliverable}
     svc.store.correction("assign", ident, saved, by=by)
-    svc.store.db["messages"].update(ident, {"overrides": json.dumps(saved, ensure_ascii=False)})
+    svc.store.set_overrides(ident, saved)
     with _mailbox_errors():
         svc.judge(ident, overrides=over)
         svc.finish(ident)
@@ -83,7 +84,7 @@ def accept(store: Store, ident: int, reason: str, *, by: str, cfg=None, profile=
         raise CorrectionError("a reason is needed to accept a report (it is shown with the acceptance)")
     if row.get("kind") != "report":
         raise CorrectionError(f"message #{ident} is not a report; assign it to a school first")
-    store.db["messages"].update(ident, {"accepted_by": by, "accepted_reason": reason[:500], "accepted_at": now_iso()})
+    store.accept(ident, by, reason)
     store.correction("accept", ident, {"reason": reason[:500]}, by=by)
     if cfg is not None and profile is not None and row.get("school"):
         from daemon.outgoing.notices import queue_accepted
@@ -104,11 +105,7 @@ def rejudge(svc, day=None, *, by: str | None = None, deliver: bool = True) -> di
     """Judge stored reports again (after a rules change); answers only what changed.
     Returns {messages, changed, sent}."""
     date = _date(day)
-    where, args = "state in ('done','judged') and kind = 'report' and raw_path is not null", []   # not purged
-    if date:
-        where += " and report_date = ?"
-        args.append(date.isoformat())
-    rows = list(svc.store.db["messages"].rows_where(where, args, order_by="id"))
+    rows = reads.stored_reports(svc.store, date.isoformat() if date else None)      # not purged
     changed = 0
     for row in rows:
         before = (row["verdict"], sorted(d["code"] for d in svc.store.defects_of(row["id"])))

@@ -46,7 +46,7 @@ def _run(name: str, cfg, service, fn) -> None:
                 pass
         finally:
             if store is not None:
-                store.db.conn.close()
+                store.close()
 
 
 def digest_job(cfg, profile, service, now: dt.datetime | None = None) -> None:

@@ -25,14 +25,14 @@ from daemon.config import Config
 from daemon.intake import MAX_ID_CHARS, Fetched, MailboxError, MailboxRefused, filing, header_text, open_source
 from daemon.judging.inspect import Limits
 from daemon.judging.isolate import Judging
-from daemon.judging.isolate import is_full as _is_full
 from daemon.judging.roster import Roster
 from daemon.outgoing import outbox, replies
 from daemon.outgoing.mailout import transport as make_transport
 from daemon.profile import Profile
+from daemon.store import outbox_rows
 from daemon.store.db import Store, now_iso
 from daemon.store.hashing import sha256_file as _sha256
-from daemon.store.safefs import visible
+from daemon.store.safefs import is_full, visible
 
 log = logging.getLogger("ribao")
 SPOOL_STALE_SECONDS = 3600
@@ -121,7 +121,7 @@ class Service:
             self.store.set_mailbox_state(folder, last_poll=now_iso(), last_error=None)
         except (MailboxError, OSError, sqlite3.OperationalError) as e:
             if not isinstance(e, MailboxError):
-                if not _is_full(e):
+                if not is_full(e):
                     raise
                 e = StorageFull(f"storage folder {self.store.root} is full ({e}): the message in hand is kept "
                                 f"and judged by the next poll once there is room")
@@ -152,7 +152,7 @@ class Service:
             row = self.store.by_message_id(mapping[uid]) if mapping[uid] else None
             if row is None:
                 break                  # first unknown message: fetch from here on
-            self.store.db.execute("update messages set uid = ?, uidvalidity = ? where id = ?", [uid, new, row["id"]])
+            self.store.renumber(row["id"], uid, new)
             last_known = uid
         return last_known
 
@@ -240,14 +240,13 @@ class Service:
             else:
                 self._quarantine(ident, result[1], counts)
         except (OSError, sqlite3.OperationalError) as e:
-            if _is_full(e):
+            if is_full(e):
                 # the budget check passed, so this counts as an attempt (three and it is quarantined):
                 # a mail that fills the disk past its budget is not retried first forever
                 shutil.rmtree(workdir, ignore_errors=True)
                 with contextlib.suppress(sqlite3.Error):
-                    self.store.db.execute("update messages set reason = ?, attempts = coalesce(attempts, 0) + ? "
-                                          "where id = ?", [f"the disk filled up while judging it ({_why(e)})"[:500],
-                                                           0 if counted else 1, ident])
+                    self.store.count_attempt(ident, f"the disk filled up while judging it ({_why(e)})",
+                                             add=0 if counted else 1)
             raise
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -261,10 +260,10 @@ class Service:
         with contextlib.suppress(EOFError, OSError):
             judging.conn.poll(max(0.0, self.judge_seconds - (time.monotonic() - judging.started)))
         try:
-            self.store.db.execute("update messages set attempts = coalesce(attempts, 0) + 1 where id = ?", [ident])
+            self.store.count_attempt(ident)
             return True
         except sqlite3.OperationalError as e:
-            if not _is_full(e):
+            if not is_full(e):
                 raise
             return False          # the child filled the disk: counted once its files are gone (_land)
 
@@ -350,8 +349,7 @@ class Service:
             if self.stop():
                 return
             try:
-                if not self.store.db.execute("select 1 from outbox where message = ? and kind = 'reply'",
-                                             [row["id"]]).fetchone():
+                if not outbox_rows.has_reply(self.store, row["id"]):
                     # stopped between storing the verdict and queueing its reply: judge again to queue it
                     self.judge(row["id"], counts, overrides=_overrides(row))
                 self.finish(row["id"])
@@ -374,7 +372,7 @@ def _poison(e: BaseException) -> bool:
     server refusing an operation on this one message (MailboxRefused) is the message's."""
     if isinstance(e, MailboxRefused):
         return True
-    if isinstance(e, (MailboxError, sqlite3.OperationalError)) or _is_full(e):
+    if isinstance(e, (MailboxError, sqlite3.OperationalError)) or is_full(e):
         return False
     return type(e) is not sqlite3.DatabaseError and isinstance(e, Exception)
 

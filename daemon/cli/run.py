@@ -64,6 +64,7 @@ def run(config_path, once, verbose):
     cfg, prof, ros = open_config(config_path)
     if once:
         from daemon.service import Service
+        from daemon.store import outbox_rows
         svc = Service(cfg, prof, ros)
         try:
             counts = svc.poll_once()
@@ -71,7 +72,7 @@ def run(config_path, once, verbose):
             raise Fail(str(e)) from None
         finally:
             svc.close()
-        sent = svc.store.db.execute("select count(*) from outbox where state = 'sent'").fetchone()[0]
+        sent = outbox_rows.sent_count(svc.store)
         waiting = f", {counts['waiting']} waiting for disk space" if counts.get("waiting") else ""
         click.echo(f"ribao: {counts['new']} new, {counts['judged']} judged, {counts['quarantined']} quarantined, "
                    f"{counts['duplicates']} duplicates{waiting}; {sent} replies sent in all", err=True)

@@ -84,4 +84,4 @@ class IdleWatcher:
         finally:
             src.close()
             if self._store is not None:
-                self._store.db.conn.close()
+                self._store.close()

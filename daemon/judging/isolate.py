@@ -10,32 +10,22 @@ one is judged (the machine's second core).
 """
 from __future__ import annotations
 
-import errno
 import multiprocessing
 import os
 import resource
 import signal
-import sqlite3
 import time
 import traceback
 from pathlib import Path
 
 from daemon.judging.inspect import Limits
 from daemon.judging.judge import judge_file
-
-_FULL = (errno.ENOSPC, errno.EDQUOT)
-
-
-def is_full(e: BaseException) -> bool:
-    if isinstance(e, OSError):
-        return e.errno in _FULL
-    return isinstance(e, sqlite3.OperationalError) and "disk is full" in str(e)
-
+from daemon.store.safefs import is_full
 
 def _thumbnails(verdict, thumbs_dir) -> None:
     """Each photo's digest thumbnail, made now (in the child, beside the fetch of the next mail)
     rather than by the digest, which would decode every photo of the day at once."""
-    from daemon.reports.thumbs import PER_SCHOOL, cache_thumbnail
+    from daemon.store.thumbs import PER_SCHOOL, cache_thumbnail
     photos = [m for m in verdict.items if m.type == "photo" and m.path and m.sha256]
     for m in photos[:PER_SCHOOL]:            # the digest shows no more than these per school
         try:

@@ -7,7 +7,6 @@ always agree.
 from __future__ import annotations
 
 import datetime as dt
-import errno
 import logging
 import re
 import tempfile
@@ -28,6 +27,7 @@ from daemon.judging.roster import Roster
 from daemon.judging.textcount import count_chars
 from daemon.model import KNOWN_HOW, Attachment, Defect, Material, Verdict
 from daemon.profile import Deliverable, Profile
+from daemon.store.safefs import is_full
 
 log = logging.getLogger("ribao")
 DECORATION_BYTES = 100_000      # inline images smaller than this are logos and signatures
@@ -116,7 +116,7 @@ def _inspect_all(msg: ParsedMessage, ctx: Context, j: Judgement) -> None:
             j.defects.append(defect("file.timeout", att.name))
             continue
         except Exception as e:          # an inspector's bug must not cost the message its verdict
-            if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            if is_full(e):
                 raise                   # but a full disk is not the file's fault: judge it again later
             log.warning("inspecting %s failed: %s: %s", att.name, type(e).__name__, e)
             j.items.append(_unchecked(att, mod, fmt))

@@ -27,7 +27,7 @@ class CheckDay:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.store.db.conn.close()
+        self.store.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def add(self, pos: int, path: Path, v: Verdict) -> dict | None:

@@ -101,8 +101,7 @@ def enqueue_reminders(cfg, profile: Profile, roster: Roster, store: Store, now: 
 def _today_key(store: Store, base: str, today: str) -> str | None:
     """The dedupe key for a reminder queued by hand today: the scheduled key while it is unused,
     else one for today; None when this school was reminded today already (either way)."""
-    rows = store.db.execute("select dedupe_key, day from outbox where dedupe_key in (?, ?)",
-                            [base, f"{base}:{today}"]).fetchall()
+    rows = outbox_rows.days_of_keys(store, [base, f"{base}:{today}"])
     if any(day == today for _, day in rows):
         return None
     return f"{base}:{today}" if rows else base

@@ -22,6 +22,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from daemon.store import reads
+
 REPLACED = "已替换"
 MANIFEST = "文件清单.csv"
 MANIFEST_HEAD = ["文件", "学校", "日期", "材料", "字节数", "sha256", "结论", "问题"]
@@ -117,23 +119,17 @@ def _materials(store, names: Names, folders: list[str], msg: dict, replaced: boo
     return out
 
 
-def _submissions(store, deliverable: str, day: str | None) -> list[tuple]:
-    sql = ("select school, report_date, message, superseded_by from submissions where deliverable = ?"
-           + (" and report_date = ?" if day else "") + " order by report_date, school, received, id")
-    return store.db.execute(sql, [deliverable, day] if day else [deliverable]).fetchall()
-
-
 def plan(profile, roster, store, *, days: list[dt.date], deliverables: list[str]) -> list[Entry]:
     """Every file of the archive except the workbook and the manifest, in order."""
     names, out = Names(), []
     daily = profile.daily.id if profile.daily else None
     for day in days:
-        for school, rdate, mid, sup in _submissions(store, daily, day.isoformat()) if daily else []:
+        for school, rdate, mid, sup in reads.submissions(store, daily, day.isoformat()) if daily else []:
             msg = store.get(mid) or {"id": mid}
             out += _materials(store, names, [rdate, school], msg, sup is not None, rdate, daily)
     for did in deliverables:
         d = profile.deliverable(did)
-        for school, _, mid, sup in _submissions(store, did, None):
+        for school, _, mid, sup in reads.submissions(store, did, None):
             msg = store.get(mid) or {"id": mid}
             out += _materials(store, names, [d.name or did, school], msg, sup is not None, "", did)
     if roster.schools:

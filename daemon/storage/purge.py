@@ -15,8 +15,9 @@ import logging
 import os
 from pathlib import Path
 
+from daemon.store import purge_rows, thumbs
+
 log = logging.getLogger("ribao.storage")
-DAY = "coalesce(m.report_date, substr(m.received, 1, 10), substr(m.created_at, 1, 10))"
 
 
 class PurgeRefused(RuntimeError):
@@ -53,16 +54,11 @@ def _unlink(p: Path | None, tally: dict, key: str) -> None:
 def check(store, before: dt.date) -> None:
     """Raise PurgeRefused while a message of those days is being judged or a reply to it is unsent."""
     d = before.isoformat()
-    busy = store.db.execute(
-        f"select m.id, m.state from messages m where m.state in ('received', 'judged') and {DAY} < ? "
-        "order by m.id limit 1", [d]).fetchone()
+    busy = purge_rows.busy_message(store, d)
     if busy:
         raise PurgeRefused(f"message #{busy[0]} of those days is still being judged (state {busy[1]}): "
                            f"let `ribao run` finish it, then purge again")
-    unsent = store.db.execute(
-        f"select o.id, o.state, o.message from outbox o left join messages m on m.id = o.message "
-        f"where o.state in ('pending', 'sending') and ((o.message is not null and {DAY} < ?) or o.day < ?) "
-        "order by o.id limit 1", [d, d]).fetchone()
+    unsent = purge_rows.unsent_mail(store, d)
     if unsent:
         what = f"the reply to message #{unsent[2]}" if unsent[2] else f"outbox mail #{unsent[0]}"
         raise PurgeRefused(f"{what} is still unsent (outbox {unsent[1]}): let `ribao run` send it "
@@ -74,37 +70,25 @@ def purge(store, before: dt.date) -> dict:
     (also recorded in corrections when anything was removed)."""
     check(store, before)
     root, d = store.root, before.isoformat()
-    ids = [r[0] for r in store.db.execute(
-        f"select m.id from messages m where {DAY} < ? and (m.raw_path is not null or exists("
-        "select 1 from materials a where a.message = m.id and a.stored_path is not null)) order by m.id", [d])]
+    ids = purge_rows.with_files(store, d)
     tally: dict = {"before": d, "messages": len(ids)}
     if not ids:
         return tally
-    mats, raws = [], []
-    for part in _chunks(ids):
-        marks = ",".join("?" * len(part))
-        mats += store.db.execute(f"select id, sha256, stored_path from materials where message in ({marks})",
-                                 part).fetchall()
-        raws += store.db.execute(f"select raw_path from messages where id in ({marks})", part).fetchall()
+    mats, raws = purge_rows.files_of(store, ids)
     # the database first: from here on nothing points at the files, so a crash leaves at worst
     # files no row names, which the next purge's sweep of those days' folders removes
-    with store.tx():
-        for part in _chunks(ids):
-            marks = ",".join("?" * len(part))
-            store.db.conn.execute(f"update materials set stored_path = null where message in ({marks})", part)
-            store.db.conn.execute(f"update messages set raw_path = null where id in ({marks})", part)
-    for (raw,) in raws:
+    purge_rows.forget_files(store, ids)
+    for raw in raws:
         _unlink(_inside(root, raw), tally, "raw")
     for _, _, rel in mats:
         _unlink(_inside(root, rel), tally, "attachments")
     _sweep_days(root, d, store, tally)
     _sweep_raw(root, d, store, tally)
-    kept = {r[0] for r in store.db.execute("select distinct sha256 from materials where stored_path is not null "
-                                           "and sha256 is not null")}
+    kept = purge_rows.kept_hashes(store)
     for sha in {m[1] for m in mats if m[1]} - kept:
         if len(sha) == 64 and all(c in "0123456789abcdef" for c in sha):
             _unlink(root / "blobs" / sha[:2] / sha, tally, "blobs")
-            _unlink(root / "thumbs" / sha[:2] / f"{sha}.jpg", tally, "thumbnails")
+            _unlink(thumbs.cache_path(root / "thumbs", sha), tally, "thumbnails")
     upto = min(d, dt.date.today().isoformat())      # today's folders may be in use by the poll
     _prune_empty(root / "raw", upto)
     _prune_empty(root / "attachments", upto)
@@ -117,7 +101,7 @@ def purge(store, before: dt.date) -> dict:
 def _sweep_days(root: Path, before: str, store, tally: dict) -> None:
     """Files left in attachments/<day>/ of purged days that no kept row names (an earlier verdict's)."""
     base = root / "attachments"
-    named = {r[0] for r in store.db.execute("select stored_path from materials where stored_path is not null")}
+    named = purge_rows.stored_paths(store)
     for day in base.iterdir() if base.is_dir() else ():
         if not (day.is_dir() and not day.is_symlink() and len(day.name) == 10 and day.name < before):
             continue
@@ -133,17 +117,12 @@ def _sweep_raw(root: Path, before: str, store, tally: dict) -> None:
     purge cut short, or a fetch cut short before its row was written; today's folder is in use)."""
     base = root / "raw"
     upto = min(before, (dt.date.today() - dt.timedelta(days=1)).isoformat())
-    named = {str(Path(r[0]).resolve()) for r in store.db.execute("select raw_path from messages where raw_path is not null")}
+    named = {str(Path(p).resolve()) for p in purge_rows.raw_paths(store)}
     for day in base.iterdir() if base.is_dir() else ():
         if day.is_dir() and not day.is_symlink() and len(day.name) == 10 and day.name < upto:
             for p in day.iterdir():
                 if p.is_file() and str(p.resolve()) not in named:
                     _unlink(p, tally, "raw")
-
-
-def _chunks(ids: list, n: int = 500):
-    for i in range(0, len(ids), n):
-        yield ids[i:i + n]
 
 
 def _prune_empty(base: Path, before: str) -> None:

@@ -11,6 +11,8 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
+from daemon.store import reads
+
 RATE_DAYS = 3          # the intake rate is the mean of the last few days that had intake …
 RATE_WINDOW = 7        # … within this many days; older intake says nothing about tomorrow
 DB_FILES = ("ribao.db", "ribao.db-wal", "ribao.db-shm")
@@ -42,10 +44,7 @@ def _walk(paths, seen: set) -> int:
 def daily_intake(db) -> dict[str, int]:
     """{YYYY-MM-DD: bytes} of raw mail plus decoded attachments recorded on that (local) day."""
     out: dict[str, int] = {}
-    for day, raw, att in db.execute(
-            "select substr(m.created_at, 1, 10), sum(coalesce(m.size, 0)), "
-            "sum((select coalesce(sum(a.size), 0) from materials a where a.message = m.id)) "
-            "from messages m where m.created_at is not null group by 1"):
+    for day, raw, att in reads.intake_by_day(db):
         if day:
             out[day] = int(raw or 0) + int(att or 0)
     return out

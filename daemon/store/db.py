@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import errno
 import getpass
 import json
 import os
@@ -24,7 +23,7 @@ import sqlite_utils
 
 from daemon.model import Verdict
 from daemon.store import schema
-from daemon.store.safefs import safe_join, safe_name
+from daemon.store.safefs import is_full, safe_join, safe_name
 
 STATES = ("received", "judged", "done", "quarantined", "duplicate")
 
@@ -127,6 +126,26 @@ class Store:
         assert state in STATES, state
         self.db["messages"].update(ident, {"state": state, "updated_at": now_iso(), **fields})
 
+    def renumber(self, ident: int, uid: int, uidvalidity: int) -> None:
+        """The mailbox renumbered its UIDs (UIDVALIDITY changed): the message keeps its row, with its new UID."""
+        self.db.execute("update messages set uid = ?, uidvalidity = ? where id = ?", [uid, uidvalidity, ident])
+
+    def count_attempt(self, ident: int, reason: str | None = None, add: int = 1) -> None:
+        """One more try at judging the message (three and it is quarantined); `reason` says why it failed."""
+        if reason is None:
+            self.db.execute("update messages set attempts = coalesce(attempts, 0) + ? where id = ?", [add, ident])
+        else:
+            self.db.execute("update messages set reason = ?, attempts = coalesce(attempts, 0) + ? where id = ?",
+                            [reason[:500], add, ident])
+
+    def set_overrides(self, ident: int, saved: dict) -> None:
+        """What staff said about a message (school, date, deliverable): every later judging uses it."""
+        self.db["messages"].update(ident, {"overrides": json.dumps(saved, ensure_ascii=False)})
+
+    def accept(self, ident: int, by: str, reason: str) -> None:
+        """Staff accept the message's school-day despite its defects (shown as 人工认可)."""
+        self.db["messages"].update(ident, {"accepted_by": by, "accepted_reason": reason[:500], "accepted_at": now_iso()})
+
     def pending(self, *states: str) -> list[dict]:
         marks = ",".join("?" for _ in states)
         return list(self.db["messages"].rows_where(f"state in ({marks})", list(states), order_by="id"))
@@ -220,7 +239,7 @@ class Store:
                 shutil.copyfile(m.path if Path(m.path).exists() else blob, target)
             return str(target.relative_to(self.root))
         except OSError as e:
-            if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            if is_full(e):
                 raise                    # a full disk must not cost the school its attachment silently
             return None
         except ValueError:
@@ -262,6 +281,10 @@ class Store:
             "and state in ('judged', 'done') order by received, id")
         cols = [c[0] for c in cur.description]
         return [dict(zip(cols, r)) for r in cur.fetchall()]
+
+    def close(self) -> None:
+        """Close the connection (a forked child or a finished thread lets go of the file)."""
+        self.db.conn.close()
 
     def counts(self) -> dict[str, int]:
         return dict(self.db.execute("select state, count(*) from messages group by state").fetchall())

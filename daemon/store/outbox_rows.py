@@ -33,6 +33,21 @@ def add_reply(store: Store, *, message: int, key: str, recipient: str, subject: 
                                "created_at": now_iso(), "next_try": next_try, "day": day}, ignore=True)
 
 
+def has_reply(store: Store, message: int) -> bool:
+    """Whether any reply row (sent, pending or skipped) exists for the message."""
+    return store.db.execute("select 1 from outbox where message = ? and kind = 'reply'", [message]).fetchone() is not None
+
+
+def sent_count(store: Store) -> int:
+    return store.db.execute("select count(*) from outbox where state = 'sent'").fetchone()[0]
+
+
+def days_of_keys(store: Store, keys: list[str]) -> list[tuple[str, str]]:
+    """(dedupe_key, day) of the outbox rows with these keys."""
+    marks = ",".join("?" for _ in keys)
+    return store.db.execute(f"select dedupe_key, day from outbox where dedupe_key in ({marks})", keys).fetchall()
+
+
 def reply_recorded(store: Store, message: int, keys: list[str]) -> bool:
     marks = ",".join("?" for _ in keys)
     return store.db.execute(f"select 1 from outbox where message = ? and kind = 'reply' and dedupe_key in ({marks})",

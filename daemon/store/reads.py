@@ -99,3 +99,78 @@ def last_error_event(store: Store) -> dict | None:
 def recent_messages(store: Store, n: int = 10) -> list[dict]:
     return rows(store, "select id, received, school, report_date, kind, verdict, state from messages "
                        "order by id desc limit ?", [n])
+
+
+# ---------------------------------------------------------------- the desk's pages
+MAIL_LIST = ("select id, received, sender, subject, school, report_date, state, reason from messages m "
+             "where duplicate_of is null and ")
+UNKNOWN = "kind = 'report' and school is null and state in ('judged', 'done')"
+
+
+def school_mails(store: Store, school: str, day: str, start: str, end: str) -> list[dict]:
+    """A school's mail for `day`: reports dated that day, and undated mail that arrived in its window."""
+    return rows(store, "select * from messages where school = ? and duplicate_of is null and "
+                       "(report_date = ? or (report_date is null and received > ? and received <= ?)) "
+                       "order by received, id", [school, day, start, end])
+
+
+def replies_to(store: Store, message: int) -> list[dict]:
+    """The replies queued for a message (sent or not), oldest first, with their raw text."""
+    return rows(store, "select id, state, recipient, subject, raw, sent_at, created_at, reason from outbox "
+                       "where message = ? and kind = 'reply' order by id", [message])
+
+
+def material(store: Store, ident: int) -> dict | None:
+    r = rows(store, "select * from materials where id = ?", [ident])
+    return r[0] if r else None
+
+
+def mails_by_id(store: Store, ids: list[int]) -> list[dict]:
+    """The desk's list columns of these messages, arrival order."""
+    if not ids:
+        return []
+    return rows(store, MAIL_LIST + f"id in ({','.join('?' * len(ids))}) order by received, id", ids)
+
+
+def unknown_mails(store: Store, limit: int = 300) -> list[dict]:
+    """Judged reports tied to no school (未识别), the newest first."""
+    return rows(store, MAIL_LIST + UNKNOWN + " order by received desc, id desc limit ?", [limit])
+
+
+def unknown_count(store: Store) -> int:
+    return store.db.execute(f"select count(*) from messages where duplicate_of is null and {UNKNOWN}").fetchone()[0]
+
+
+def other_mails(store: Store, limit: int = 300) -> list[dict]:
+    """Mail that is not a report, and quarantined mail (其他邮件), the newest first."""
+    return rows(store, MAIL_LIST + "(kind = 'other' or state = 'quarantined') order by received desc, id desc limit ?",
+                [limit])
+
+
+def school_email_rows(store: Store) -> list[dict]:
+    """Every address staff tied to a school, with who did it and when."""
+    return rows(store, "select email, school, by, at from school_emails order by school, email")
+
+
+# ---------------------------------------------------------------- storage and export
+def intake_by_day(db) -> list[tuple[str, int, int]]:
+    """(local day, raw bytes, attachment bytes) of the mail recorded each day; takes `store.db`."""
+    return db.execute("select substr(m.created_at, 1, 10), sum(coalesce(m.size, 0)), "
+                      "sum((select coalesce(sum(a.size), 0) from materials a where a.message = m.id)) "
+                      "from messages m where m.created_at is not null group by 1").fetchall()
+
+
+def submissions(store: Store, deliverable: str, day: str | None) -> list[tuple]:
+    """(school, report_date, message, superseded_by) of a deliverable's submissions (of one day if given)."""
+    sql = ("select school, report_date, message, superseded_by from submissions where deliverable = ?"
+           + (" and report_date = ?" if day else "") + " order by report_date, school, received, id")
+    return store.db.execute(sql, [deliverable, day] if day else [deliverable]).fetchall()
+
+
+def stored_reports(store: Store, day: str | None = None) -> list[dict]:
+    """Judged reports whose raw mail is still kept (not purged), of one report day if given: what a rejudge reads."""
+    where, args = "state in ('done','judged') and kind = 'report' and raw_path is not null", []
+    if day:
+        where += " and report_date = ?"
+        args.append(day)
+    return rows(store, f"select * from messages where {where} order by id", args)

@@ -5,12 +5,15 @@ directories, `..`, control characters, Windows-reserved characters or hundreds o
 Chinese. `safe_name` keeps what a person would recognise (Chinese, the extension) and drops the
 rest; `safe_join` is the last check that a path stays under its root. `visible` shows such text on
 a terminal without letting an escape sequence act. What ribao writes is for staff only:
-`write_private` and `private_dir` make it 0600/0700 whatever the umask.
+`write_private` and `private_dir` make it 0600/0700 whatever the umask. `is_full` is the one test
+for a full disk, wherever a write can fail.
 """
 from __future__ import annotations
 
+import errno
 import os
 import re
+import sqlite3
 import unicodedata
 from pathlib import Path
 
@@ -110,3 +113,14 @@ def write_private(path: Path, data: bytes | str) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def is_full(e: BaseException) -> bool:
+    """A full disk (or quota), from the OS or from SQLite: the disk's fault, never the message's, so
+    the message is kept to judge again once there is room."""
+    if isinstance(e, OSError):
+        return e.errno in FULL
+    return isinstance(e, sqlite3.OperationalError) and "disk is full" in str(e)

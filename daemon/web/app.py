@@ -20,7 +20,7 @@ import jinja2
 from flask import Flask, g, redirect, request
 
 from daemon.web import auth
-from daemon.web.lib import Store, data_dir, zh_date, zh_time
+from daemon.web.lib import Store, data_dir, reads, zh_date, zh_time
 
 log = logging.getLogger("ribao.web")
 SESSION_COOKIE, LOGIN_COOKIE = "ribao_session", "ribao_login"
@@ -83,13 +83,11 @@ def refuse(status: int, text: str):
 
 def health(desk: Desk) -> dict:
     """The line at the foot of every page: last poll, last error, the outbox."""
-    db = desk.store.db
-    mb = desk.store.mailbox_state(desk.cfg.mailbox.folder)
-    ev = db.execute("select at, text from events where level = 'error' order by id desc limit 1").fetchone()
-    outbox = dict(db.execute("select state, count(*) from outbox group by state").fetchall())
+    st = desk.store
+    mb = st.mailbox_state(desk.cfg.mailbox.folder)
     err = ({"at": mb.get("last_error_at"), "text": mb.get("last_error")} if mb.get("last_error")
-           else ({"at": ev[0], "text": ev[1]} if ev else None))
-    return {"last_poll": mb.get("last_poll"), "error": err, "outbox": outbox, "held": len(desk.store.held())}
+           else reads.last_error_event(st))
+    return {"last_poll": mb.get("last_poll"), "error": err, "outbox": reads.outbox_counts(st), "held": len(st.held())}
 
 
 def create_app(cfg, prof, ros) -> Flask:

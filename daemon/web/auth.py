@@ -17,6 +17,8 @@ import time
 import unicodedata
 from collections import defaultdict, deque
 
+from daemon.web.lib import accounts
+
 ROLES = ("viewer", "editor")
 N, R, P = 2 ** 15, 8, 1          # scrypt cost: ~32 MiB and ~0.1 s a try on this machine's cores
 MAXMEM = 64 * 1024 * 1024
@@ -77,9 +79,7 @@ def _now() -> str:
 
 
 def account(db, name: str) -> dict | None:
-    cur = db.execute("select name, hash, role, disabled, last_login from web_accounts where name = ?", [name])
-    row = cur.fetchone()
-    return dict(zip(("name", "hash", "role", "disabled", "last_login"), row)) if row else None
+    return accounts.account(db, name)
 
 
 def set_password(db, name: str, password: str | None, role: str | None = None, disable: bool = False) -> dict:
@@ -93,17 +93,14 @@ def set_password(db, name: str, password: str | None, role: str | None = None, d
     if disable:
         if old is None:
             raise AuthError(f"no account {name!r} to disable")
-        db.execute("update web_accounts set disabled = 1, updated_at = ?" + (", role = ?" if role else "") +
-                   " where name = ?", [_now(), *([role] if role else []), name])
+        accounts.disable(db, name, _now(), role)
         end_sessions(db, name)
         return {"name": name, "role": role or old["role"], "disabled": True, "created": False}
     digest = hash_password(password or "")
     if old is None:
-        db.execute("insert into web_accounts (name, hash, role, disabled, created_at, updated_at) values (?, ?, ?, 0, ?, ?)",
-                   [name, digest, role or "viewer", _now(), _now()])
+        accounts.add(db, name, digest, role or "viewer", _now())
         return {"name": name, "role": role or "viewer", "disabled": False, "created": True}
-    db.execute("update web_accounts set hash = ?, role = ?, disabled = 0, updated_at = ? where name = ?",
-               [digest, role or old["role"], _now(), name])
+    accounts.set_password(db, name, digest, role or old["role"], _now())
     end_sessions(db, name)           # a new password ends the sessions the old one opened
     return {"name": name, "role": role or old["role"], "disabled": False, "created": False}
 
@@ -118,7 +115,7 @@ def authenticate(db, name: str, password: str) -> dict | None:
     ok = verify_password(password, acc["hash"] if acc else _dummy_hash())
     if not ok or acc is None or acc["disabled"]:
         return None
-    db.execute("update web_accounts set last_login = ? where name = ?", [_now(), name])
+    accounts.note_login(db, name, _now())
     return acc
 
 
@@ -132,9 +129,8 @@ def new_session(db, name: str, hours: int) -> tuple[str, str]:
     """(cookie token, csrf token) of a new session."""
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
     expires = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=hours)).isoformat(timespec="seconds")
-    db.execute("delete from web_sessions where expires < ?", [dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")])
-    db.execute("insert into web_sessions (token_sha256, account, csrf, created_at, expires) values (?, ?, ?, ?, ?)",
-               [_sha(token), name, csrf, _now(), expires])
+    accounts.add_session(db, _sha(token), name, csrf, _now(), expires,
+                         now_utc=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
     return token, csrf
 
 
@@ -142,23 +138,19 @@ def session(db, token: str | None) -> dict | None:
     """{name, role, csrf} of a live session of an enabled account, else None."""
     if not token or len(token) > 200:
         return None
-    row = db.execute("select s.account, a.role, s.csrf, s.expires, a.disabled from web_sessions s "
-                     "join web_accounts a on a.name = s.account where s.token_sha256 = ?", [_sha(token)]).fetchone()
-    if row is None:
+    row = accounts.session(db, _sha(token))
+    if row is None or row["disabled"] or dt.datetime.fromisoformat(row["expires"]) <= dt.datetime.now(dt.timezone.utc):
         return None
-    name, role, csrf, expires, disabled = row
-    if disabled or dt.datetime.fromisoformat(expires) <= dt.datetime.now(dt.timezone.utc):
-        return None
-    return {"name": name, "role": role, "csrf": csrf}
+    return {"name": row["account"], "role": row["role"], "csrf": row["csrf"]}
 
 
 def end_session(db, token: str | None) -> None:
     if token:
-        db.execute("delete from web_sessions where token_sha256 = ?", [_sha(token)])
+        accounts.end_session(db, _sha(token))
 
 
 def end_sessions(db, name: str) -> None:
-    db.execute("delete from web_sessions where account = ?", [name])
+    accounts.end_sessions(db, name)
 
 
 def same_token(sent: str | None, want: str | None) -> bool:

@@ -21,7 +21,7 @@ def web(ctx, config_path, listen):
     if ctx.invoked_subcommand is not None:
         return
     from daemon.web.app import create_app, parse_listen, serve
-    from daemon.web.lib import Store
+    from daemon.web.lib import Store, accounts
     setup_logging()
     cfg, prof, ros = open_config(config_path)
     try:
@@ -29,7 +29,7 @@ def web(ctx, config_path, listen):
     except ValueError as e:
         raise Fail(str(e) if listen else str(e).replace("--listen", "[web] listen", 1)) from None
     app = create_app(cfg, prof, ros)
-    if not Store(cfg.storage.path).db.execute("select 1 from web_accounts where disabled = 0 limit 1").fetchone():
+    if not accounts.any_enabled(Store(cfg.storage.path).db):
         click.echo("ribao web: no account yet; make one with `ribao web passwd NAME --role editor`", err=True)
     try:
         serve(app, host, port)

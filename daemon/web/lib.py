@@ -21,10 +21,11 @@ from daemon.reports.day import (
 )
 from daemon.reports.pending import default_day, pending
 from daemon.reports.reminders import remind_now
-from daemon.reports.thumbs import cache_thumbnail
 from daemon.reports.workbook import workbook_bytes
 from daemon.resources import data_dir
+from daemon.store import accounts, reads
 from daemon.store.db import Store, now_iso
+from daemon.store.thumbs import cache_thumbnail
 from daemon.templating import zh_date, zh_time
 
 
@@ -37,4 +38,4 @@ def service(cfg, prof, ros):
 __all__ = ["corrections", "Fail", "config_option", "open_config", "setup_logging", "CorrectionError",
            "ACCEPTED", "LATE", "MISSING", "NOT_DUE", "ON_TIME", "STATUS_ZH", "day_status", "due_text",
            "school_day", "stored_path", "window", "default_day", "pending", "remind_now", "cache_thumbnail",
-           "workbook_bytes", "data_dir", "Store", "now_iso", "zh_date", "zh_time", "service"]
+           "workbook_bytes", "data_dir", "accounts", "reads", "Store", "now_iso", "zh_date", "zh_time", "service"]

@@ -37,12 +37,6 @@ def _day(value: str | None, desk) -> dt.date:
     return d if prof.week_start <= d <= prof.week_end else prof.week_start
 
 
-def _rows(db, sql: str, args=()) -> list[dict]:
-    cur = db.execute(sql, list(args))
-    cols = [c[0] for c in cur.description]
-    return [dict(zip(cols, r)) for r in cur.fetchall()]
-
-
 def _notice() -> str | None:
     n = actions.NOTICES.get(request.args.get("done", ""))
     return n
@@ -144,15 +138,11 @@ def register(app, desk) -> None:
         st = desk.store
         sd = lib.school_day(desk.prof, st, name, day)
         start, end = lib.window(desk.prof, day)
-        mails = _rows(st.db, "select * from messages where school = ? and duplicate_of is null and "
-                             "(report_date = ? or (report_date is null and received > ? and received <= ?)) "
-                             "order by received, id", [name, day.isoformat(), start.isoformat(), end.isoformat()])
+        mails = lib.reads.school_mails(st, name, day.isoformat(), start.isoformat(), end.isoformat())
         for m in mails:
             m["defects"] = st.defects_of(m["id"])
             m["materials"] = st.materials_of(m["id"])
-            m["replies"] = [{**r, "text": reply_text(r["raw"])} for r in _rows(
-                st.db, "select id, state, recipient, subject, raw, sent_at, created_at, reason from outbox "
-                       "where message = ? and kind = 'reply' order by id", [m["id"]])]
+            m["replies"] = [{**r, "text": reply_text(r["raw"])} for r in lib.reads.replies_to(st, m["id"])]
         return page("school.html.j2", school=name, day=day, days=desk.prof.week_days(), sd=sd, mails=mails,
                     notice=_notice())
 
@@ -170,8 +160,7 @@ def register(app, desk) -> None:
         return send_file(p, mimetype="application/octet-stream", as_attachment=True, download_name=f"message-{ident}.eml")
 
     def _material(mid: int) -> dict:
-        rows = _rows(desk.store.db, "select * from materials where id = ?", [mid])
-        return rows[0] if rows else abort(404)
+        return lib.reads.material(desk.store, mid) or abort(404)
 
     @app.get("/file/<int:mid>")
     def file(mid: int):
@@ -206,25 +195,20 @@ def register(app, desk) -> None:
         tab = request.args.get("tab", "held")
         if tab not in TABS:
             abort(404)
-        db = desk.store.db
-        base = "select id, received, sender, subject, school, report_date, state, reason from messages m where duplicate_of is null and "
+        st = desk.store
         if tab == "held":
-            ids = [r["id"] for r in desk.store.held()]
-            rows = _rows(db, base + f"id in ({','.join('?' * len(ids))}) order by received, id", ids) if ids else []
+            rows = lib.reads.mails_by_id(st, [r["id"] for r in st.held()])
         elif tab == "unknown":
-            rows = _rows(db, base + "kind = 'report' and school is null and state in ('judged', 'done') "
-                                    "order by received desc, id desc limit 300")
+            rows = lib.reads.unknown_mails(st, limit=300)
         else:
-            rows = _rows(db, base + "(kind = 'other' or state = 'quarantined') order by received desc, id desc limit 300")
-        counts = {"held": len(desk.store.held()),
-                  "unknown": db.execute("select count(*) from messages where kind = 'report' and school is null and "
-                                        "duplicate_of is null and state in ('judged', 'done')").fetchone()[0]}
+            rows = lib.reads.other_mails(st, limit=300)
+        counts = {"held": len(st.held()), "unknown": lib.reads.unknown_count(st)}
         return page("mail.html.j2", tab=tab, tabs=TABS, rows=rows, counts=counts, schools=desk.ros.names,
                     deliverables=desk.prof.deliverables, notice=_notice())
 
     @app.get("/addresses")
     def addresses():
-        rows = _rows(desk.store.db, "select email, school, by, at from school_emails order by school, email")
+        rows = lib.reads.school_email_rows(desk.store)
         return page("addresses.html.j2", rows=rows, notice=_notice())
 
     # ---------------------------------------------------------------- 未提交名单

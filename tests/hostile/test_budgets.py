@@ -218,7 +218,7 @@ def test_the_judging_process_has_an_address_space_limit(tmp_path, rules, monkeyp
 def test_thumbnails_never_decode_a_huge_png_in_full(tmp_path):
     """120-Mpixel PNGs named .jpg: no thumbnail (a full decode took 360 MB each)."""
     png = make_big_png(tmp_path / "合影.jpg")
-    code = ("import sys; from daemon.reports.thumbs import thumbnail; "
+    code = ("import sys; from daemon.store.thumbs import thumbnail; "
             "r = thumbnail(sys.argv[1]); " + PEAK + "print(r is None, peak())")
     out = subprocess.run([sys.executable, "-W", "ignore", "-c", code, str(png)], cwd=ROOT, capture_output=True,
                          text=True, check=True).stdout.split()

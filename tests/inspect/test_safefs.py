@@ -2,7 +2,9 @@
 inside its folder under a name any file system takes."""
 from __future__ import annotations
 
+import errno
 import re
+import sqlite3
 import tempfile
 import unicodedata
 from pathlib import Path
@@ -11,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.store.safefs import safe_join, safe_name
+from daemon.store.safefs import is_full, safe_join, safe_name
 
 RESERVED = set('<>:"|?*/\\')
 
@@ -101,3 +103,15 @@ def test_safe_name_always_joins(name):
     with tempfile.TemporaryDirectory() as d:
         out = safe_join(Path(d), safe_name(name))
         assert out.parent == Path(d).resolve()
+
+
+@pytest.mark.parametrize("e, full", [
+    (OSError(errno.ENOSPC, "No space left on device"), True),
+    (OSError(errno.EDQUOT, "Disk quota exceeded"), True),
+    (sqlite3.OperationalError("database or disk is full"), True),
+    (OSError(errno.EACCES, "Permission denied"), False),
+    (sqlite3.OperationalError("database is locked"), False),
+    (ValueError("disk is full"), False),
+])
+def test_is_full_knows_a_full_disk_from_the_os_and_from_sqlite(e, full):
+    assert is_full(e) is full

@@ -13,7 +13,7 @@ from daemon import config as configs
 from daemon.outgoing.mailout import FolderTransport
 from daemon.reports.chart import week_chart
 from daemon.reports.digest import build_digest, deliver, enqueue_digest
-from daemon.reports.thumbs import thumbnail
+from daemon.store.thumbs import thumbnail
 from tests.builders.store import DAY, StoreBuilder, make_photo, scenario
 
 MB = 1024 * 1024

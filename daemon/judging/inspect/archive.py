@@ -32,7 +32,7 @@ from daemon.judging.inspect.budget import tool_options
 from daemon.judging.inspect.charset import decode_name
 from daemon.model import ERROR, WARNING, Attachment, Defect, Inspection, Material
 from daemon.store.hashing import sha256_file as _sha256
-from daemon.store.safefs import safe_join, safe_name
+from daemon.store.safefs import is_full, safe_join, safe_name
 
 KIND = "archive"
 FORK = {"zip", "rar", "7z"}        # unpacked in a child that is killed at the file's time budget
@@ -60,10 +60,6 @@ class DiskFull(Refused):
 
     def __init__(self, e: OSError):
         super().__init__("archive.corrupt", str(e))
-
-
-def _full(e: OSError) -> bool:
-    return e.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 class MemberBroken(Exception):
@@ -185,7 +181,7 @@ class Sink:
         try:
             self.fh.write(data)
         except OSError as e:
-            raise (DiskFull(e) if _full(e) else e) from None
+            raise (DiskFull(e) if is_full(e) else e) from None
         return len(data)
 
     def reset(self) -> None:
@@ -199,7 +195,7 @@ class Sink:
             try:
                 self.fh.close()          # the last buffered bytes are written here
             except OSError as e:
-                raise (DiskFull(e) if _full(e) else e) from None
+                raise (DiskFull(e) if is_full(e) else e) from None
 
     def discard(self) -> None:
         self.close()

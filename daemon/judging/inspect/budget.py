@@ -8,7 +8,6 @@ kills the judging process, nothing is left running), and so do the tools it star
 from __future__ import annotations
 
 import ctypes
-import errno
 import os
 import pickle
 import select
@@ -16,6 +15,7 @@ import signal
 import time
 
 from daemon.judging.inspect import FileTimeout
+from daemon.store.safefs import is_full
 
 _PR_SET_PDEATHSIG = 1
 _libc = None
@@ -116,8 +116,8 @@ def run_limited(fn, args: tuple, seconds: float):
     if kind == "timeout":
         raise FileTimeout()
     name, err, text = value
-    if err in (errno.ENOSPC, errno.EDQUOT):
-        raise OSError(err, text)
+    if is_full(full := OSError(err, text)):
+        raise full
     raise InspectorFailed(f"{name}: {text}")
 
 
