@@ -22,6 +22,7 @@ from daemon.judging.inspect import Limits
 from daemon.judging.judge import judge_file
 from daemon.store.safefs import is_full
 
+
 def _thumbnails(verdict, thumbs_dir) -> None:
     """Each photo's digest thumbnail, made now (in the child, beside the fetch of the next mail)
     rather than by the digest, which would decode every photo of the day at once."""
