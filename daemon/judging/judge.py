@@ -16,7 +16,7 @@ from pathlib import Path
 from daemon.defects import apply, defect
 from daemon.judging import authres, incidental
 from daemon.judging import dates as datelogic
-from daemon.judging.checks import Judgement, chain
+from daemon.judging.checks import Judgement, captions, chain
 from daemon.judging.inspect import Context, FileTimeout, Limits, inspector_for
 from daemon.judging.inspect.budget import run_limited
 from daemon.judging.inspect.sniff import sniff
@@ -265,6 +265,7 @@ def judge_file(path: Path, profile: Profile, roster: Roster, *, received: dt.dat
         explicit = over.get("date") or datelogic.explicit_date(msg.subject, j.body, profile)
         j.explicit_date = explicit is not None
         j.report_date = explicit or datelogic.implicit_date(when, profile)
+    captions.decide(j)                  # facts first; the checks below only read them
     for rule in chain():
         j.defects.extend(rule.check(j))
     return _verdict(j, j.defects, **base), msg

@@ -7,19 +7,20 @@ from daemon.judging.names import caption_from_name, caption_in_text
 from daemon.model import Defect
 
 
-def _caption(m, text: str) -> str | None:
-    return caption_from_name(m.file) or caption_in_text(m.file, text)
+def decide(j) -> None:
+    """Each photo's and video's caption, from its name, the body or a document: decided once by
+    the judge before the checks run, so the checks only read (and the store keeps the caption)."""
+    text = j.caption_text()
+    for m in [*j.photos, *j.videos]:
+        m.caption = caption_from_name(m.file) or caption_in_text(m.file, text)
 
 
 def check(j) -> list[Defect]:
     out: list[Defect] = []
-    text = j.caption_text()
     for m in j.photos:
-        m.caption = _caption(m, text)
         if j.profile.photos.caption and not m.caption and not j.has_defect(m.file, "photo.corrupt"):
             out.append(defect("photo.no_caption", m.file, basename=m.file.rsplit("/", 1)[-1]))
     for m in j.videos:
-        m.caption = _caption(m, text)
         if j.profile.videos.description and not m.caption and not j.has_defect(m.file, "video.corrupt"):
             out.append(defect("video.no_description", m.file, basename=m.file.rsplit("/", 1)[-1]))
     return out
