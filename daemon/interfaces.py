@@ -15,6 +15,9 @@ class Inspector(Protocol):
     and for containers the files inside."""
     FORMATS: set[str]
 
+    def sniff(self, head: bytes, suffix: str, path) -> str | None:
+        """Its formats' magic numbers: a format name for these first bytes, or None."""
+
     def inspect(self, att: Attachment, fmt: str, ctx) -> Inspection: ...
 
 

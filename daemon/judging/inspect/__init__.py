@@ -1,6 +1,7 @@
 """Per-file inspectors: one module per kind of material, all with one signature.
 
-    FORMATS: set[str]                    # the sniffed formats (see sniff.py) it takes
+    FORMATS: set[str]                    # the formats it takes
+    def sniff(head, suffix, path) -> str | None   # its formats' magic numbers (sniff.py asks each)
     KIND: str                            # the material type (a file it could not check still counts)
     def inspect(att: Attachment, fmt: str, ctx: Context) -> Inspection
     FORK: set[str]; def preload(fmt)     # optional: formats read in a child killed at the file's
@@ -78,7 +79,7 @@ def _registry():
 
 def inspector_for(fmt: str, att: Attachment):
     """The module that takes `fmt`, or None (then the file is of an unknown type)."""
-    from daemon.judging.inspect.sniff import VIDEO_SUFFIXES
+    from daemon.judging.inspect.video import VIDEO_SUFFIXES
     for mod in _registry():
         if fmt in mod.FORMATS:
             return mod

@@ -37,6 +37,46 @@ from daemon.store.safefs import is_full, safe_join, safe_name
 KIND = "archive"
 FORK = {"zip", "rar", "7z"}        # unpacked in a child that is killed at the file's time budget
 FORMATS = {"zip", "rar", "7z", "gzip"}
+
+
+def sniff(head: bytes, suffix: str, path) -> str | None:
+    """Archives by their first bytes. A zip may be an office file (docx, xlsx, odt, ods): the
+    central directory's names tell, read without opening any member; a broken zip is what its name says."""
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        kind = _ooxml_kind(path)
+        if kind is None:
+            kind = {"docx": "docx", "xlsx": "xlsx", "xlsm": "xlsx", "odt": "odt", "ods": "ods"}.get(suffix, "zip")
+        return kind
+    if head[:6] == b"Rar!\x1a\x07":
+        return "rar"
+    if head[:6] == b"7z\xbc\xaf\x27\x1c":
+        return "7z"
+    if head[:2] == b"\x1f\x8b":
+        return "gzip"
+    return None
+
+
+def _ooxml_kind(path) -> str | None:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()[:2000]
+    except Exception:
+        return None
+    if any(n.startswith("word/") for n in names):
+        return "docx"
+    if any(n.startswith("xl/") for n in names):
+        return "xlsx"
+    if "mimetype" in names and "content.xml" in names:
+        try:
+            with zipfile.ZipFile(path) as zf:
+                mime = zf.read("mimetype")[:100]
+        except Exception:
+            mime = b""
+        if b"spreadsheet" in mime:
+            return "ods"
+        if b"text" in mime:
+            return "odt"
+    return "zip"
 SMALL = 1 << 20                    # ratios are judged only above this many unpacked bytes
 MAX_XML_PART = 20 * 1024**2        # an XML part of a docx/xlsx/odt/ods, unpacked
 CHUNK = 1 << 16

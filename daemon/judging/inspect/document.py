@@ -29,6 +29,18 @@ KIND = "document"
 # Plain text is read at C speed within a size cap, and antiword/catdoc are tools with their own timeout.
 FORK = {"pdf", "docx", "odt", "rtf"}
 FORMATS = {"docx", "doc", "wps", "pdf", "txt", "rtf", "odt"}
+
+
+def sniff(head: bytes, suffix: str, path) -> str | None:
+    """Word, WPS, PDF and RTF documents by their first bytes (an OLE file is a .doc unless its name
+    says WPS; tables were told apart before)."""
+    if head[:8] == bytes.fromhex("d0cf11e0a1b11ae1"):
+        return "wps" if suffix == "wps" else "doc"
+    if head[:5] == b"%PDF-":
+        return "pdf"
+    if head[:5] == b"{\\rtf":
+        return "rtf"
+    return None
 MAX_PDF_PAGES = 200
 MAX_PDF_CHARS = 2_000_000  # a report is a few thousand characters; pages past this are not read
 TOOL_SECONDS = 30.0

@@ -18,6 +18,26 @@ from daemon.model import Attachment, Inspection, Material
 
 KIND = "photo"
 FORMATS = {"jpeg", "png", "gif", "bmp", "webp", "heic", "tiff"}
+HEIC_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"mif1", b"msf1", b"heim", b"heis", b"avif"}
+
+
+def sniff(head: bytes, suffix: str, path) -> str | None:
+    """A picture by its first bytes (whatever its name says: a PNG called .jpg is a PNG)."""
+    if head[:3] == b"\xff\xd8\xff":
+        return "jpeg"
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        return "png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if head[:2] == b"BM" and suffix in ("bmp", "dib", ""):
+        return "bmp"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[:4] in (b"II*\x00", b"MM\x00*"):
+        return "tiff"
+    if head[4:8] == b"ftyp" and head[8:12] in HEIC_BRANDS:
+        return "heic"                  # iPhone photos: an ISO media file like an mp4, with its own brand
+    return None
 
 MIB = 1024 * 1024
 _TAIL = 4096

@@ -23,6 +23,15 @@ KIND = "table"
 # openpyxl, calamine and csv's Sniffer (regexes over 8 KB) can't be interrupted: run where they can be killed
 FORK = {"xlsx", "xls", "et", "ods", "csv"}
 FORMATS = {"xlsx", "xls", "et", "csv", "ods"}
+OLE_SUFFIXES = {"xls": "xls", "xlt": "xls", "et": "et", "ett": "et"}
+
+
+def sniff(head: bytes, suffix: str, path) -> str | None:
+    """An old Excel or WPS table: an OLE file whose name says it is one (the bytes can't tell
+    it from a .doc). A .csv is plain text and is told apart by its name at the end of sniffing."""
+    if head[:8] == bytes.fromhex("d0cf11e0a1b11ae1") and suffix in OLE_SUFFIXES:
+        return OLE_SUFFIXES[suffix]
+    return None
 MAX_ROWS = 5000                  # data rows kept
 MAX_COLS = 200                   # columns kept (after empty ones are dropped)
 SCAN_ROWS = 100_000              # raw rows looked at per sheet, empty ones included

@@ -21,6 +21,31 @@ from daemon.model import Attachment, Inspection, Material
 
 KIND = "video"
 FORMATS = {"mp4", "mov", "3gp", "avi", "mkv", "webm", "flv", "wmv", "mpeg-ts", "mpeg-ps"}
+VIDEO_SUFFIXES = {"mp4", "mov", "m4v", "3gp", "avi", "mkv", "webm", "flv", "wmv", "mpg", "mpeg", "ts", "mts", "vob"}
+
+
+def sniff(head: bytes, suffix: str, path) -> str | None:
+    """A video container by its first bytes (a QuickTime .mov renamed .mp4 is still a .mov)."""
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "avi"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        if brand == b"qt  ":
+            return "mov"
+        return "3gp" if brand.startswith((b"3gp", b"3g2")) else "mp4"
+    if head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"):
+        return "mov"                   # old QuickTime without ftyp
+    if head[:4] == b"\x1aE\xdf\xa3":
+        return "webm" if b"webm" in head[:64] else "mkv"
+    if head[:3] == b"FLV":
+        return "flv"
+    if head[:16] == bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c"):
+        return "wmv"
+    if head[:4] == b"\x00\x00\x01\xba":
+        return "mpeg-ps"
+    if len(head) > 376 and head[0] == 0x47 and head[188] == 0x47 and head[376] == 0x47:
+        return "mpeg-ts"
+    return None
 
 MIB = 1024 * 1024
 _LABEL = {"mp4": "mp4", "mov": "MOV", "3gp": "3GP", "avi": "AVI", "mkv": "MKV", "webm": "WebM",
