@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 
 from tests.builders.mail import build_mail, report_text
-from tests.judge.conftest import ROSTER
+from tests.judging.conftest import ROSTER
 
 ROOT = Path(__file__).resolve().parents[1]
 

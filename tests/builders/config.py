@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.judge.conftest import ROSTER
+from tests.judging.conftest import ROSTER
 
 
 def write_config(tmp: Path, *, dovecot=None, smtp=None, maildir: Path | None = None, profile="xiamen-2023",

@@ -109,7 +109,7 @@ def test_check_several_mails_prints_the_day_after_each(tmp_path, jpegs):
                                  date=D15 + dt.timedelta(minutes=i), attachments=[(n, d, "image/jpeg") for n, d in photos]))
         paths.append(str(p))
     roster = tmp_path / "roster.csv"
-    from tests.judge.conftest import ROSTER
+    from tests.judging.conftest import ROSTER
     roster.write_text(ROSTER, encoding="utf-8")
     r = ribao("check", *paths, "--json", "--roster", str(roster))
     assert r.returncode == 1, r.stderr                      # mail 2 has an error of its own

@@ -203,7 +203,7 @@ def test_what_counts_as_an_auto_reply(tmp_path, subject, headers, kind):
     from daemon import profile as profiles
     from daemon.judging import roster as rosters
     from daemon.judging.judge import judge_file
-    from tests.judge.conftest import ROSTER
+    from tests.judging.conftest import ROSTER
     (tmp_path / "roster.csv").write_text(ROSTER, encoding="utf-8")
     (tmp_path / "m.eml").write_bytes(build_mail(subject=subject, sender="jmzx@163.com", headers=headers,
                                                 body=report_text(1000, "集美职校")))

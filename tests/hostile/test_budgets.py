@@ -33,7 +33,7 @@ from tests.builders.files import make_docx, make_docx_of_empty_paragraphs, make_
 from tests.builders.mail import TZ, build_mail, report_text
 from tests.builders.media import make_big_png, make_jpeg
 from tests.hostile.conftest import ROOT, ribao_measured, rows
-from tests.judge.conftest import ROSTER
+from tests.judging.conftest import ROSTER
 
 SUBJECT = "【一日一报】厦门工商旅游学校5月15日活动情况"
 SMALL = Limits(file_seconds=2, message_seconds=30)

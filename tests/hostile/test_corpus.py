@@ -24,7 +24,7 @@ from tests.builders.config import write_config
 from tests.builders.mail import TZ, build_mail, report_text
 from tests.daemon.conftest import service
 from tests.hostile.conftest import escaped_files, fill_maildir, ribao_measured, rows, storage_problems
-from tests.judge.conftest import ROSTER
+from tests.judging.conftest import ROSTER
 
 GOOD = [("gslx@163.com", "工商旅游学校一日一报5月16日", "厦门工商旅游学校"),
         ("jmzx@163.com", "集美职校一日一报5月15日", "厦门市集美职业技术学校"),

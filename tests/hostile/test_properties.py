@@ -28,7 +28,7 @@ from daemon.judging.inspect import archive
 from daemon.judging.judge import find_deliverables, judge_file
 from tests.builders.mail import TZ, build_mail, report_text
 from tests.builders.media import attachment, context
-from tests.judge.conftest import ROSTER
+from tests.judging.conftest import ROSTER
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 NAMES = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),

@@ -6,7 +6,7 @@ import pytest
 from daemon import profile as profiles
 from tests.builders import files, media
 from tests.builders.mail import TZ, report_text
-from tests.judge.conftest import codes
+from tests.judging.conftest import codes
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 STATS = [["项目", "活动场次", "参与人数"], ["校园开放日", 3, 1200], ["志愿服务", 2, 300]]

@@ -9,7 +9,7 @@ import pytest
 
 from daemon.judging import authres
 from tests.builders.mail import build_mail, report_text
-from tests.judge.conftest import codes
+from tests.judging.conftest import codes
 
 ICS = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nSUMMARY:Meeting\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
 ASC = b"-----BEGIN PGP SIGNATURE-----\n\niQEzBAEBCAAdFiEE\n-----END PGP SIGNATURE-----\n"
@@ -88,7 +88,7 @@ def test_our_servers_topmost_stamp_wins():
 def test_forged_roster_from_is_held_when_dmarc_fails(judge, roster_path, tmp_path):
     from daemon.judging import roster as rosters
     from daemon.judging.judge import judge_file
-    from tests.judge.conftest import _profile
+    from tests.judging.conftest import _profile
     ros = rosters.load(roster_path)
     ros.authserv_id = "mx.bureau.example"
     p = tmp_path / "forged.eml"

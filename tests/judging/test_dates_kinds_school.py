@@ -4,7 +4,7 @@ import datetime as dt
 import pytest
 
 from tests.builders.mail import TZ, bounce, build_mail, report_text
-from tests.judge.conftest import codes
+from tests.judging.conftest import codes
 
 
 def at(day, hh, mm=0):

@@ -3,7 +3,7 @@ import pytest
 
 from tests.builders import files, media
 from tests.builders.mail import build_mail, report_text
-from tests.judge.conftest import codes
+from tests.judging.conftest import codes
 
 JPG = "image/jpeg"
 
