@@ -200,3 +200,25 @@ def test_split_mails_over_real_dovecot_and_smtp_speak_of_the_day(setup, jpegs):
     assert str(second["Subject"]).startswith("【已收到】") and "共收到2封邮件：文字约1000字，照片1张" in body
     out, rows = day_json(cfg)
     assert rows[SCHOOL]["messages"] == [1, 2] and rows[SCHOOL]["status"] == "on_time"
+
+
+def test_digest_json_for_a_one_off_deliverable(tmp_path):
+    """`--deliverable ID`: the one-off's state per school, "date": null and the notice's due time; the
+    latest document replaces the older one."""
+    from tests.builders.files import make_docx
+    cfg, md = mailbox(tmp_path)
+    at = dt.datetime(2023, 5, 21, 10, 0, tzinfo=TZ)
+    for i, chars in enumerate((300, 1200)):
+        doc = make_docx(tmp_path / f"s{i}.docx", [report_text(chars)]).read_bytes()
+        when = at + dt.timedelta(hours=i)
+        drop(md, build_mail(subject=f"{SCHOOL}活动周开展情况总结", sender=ADDR, body="见附件", date=when,
+                            attachments=[("总结.docx", doc, "application/vnd.openxmlformats-officedocument"
+                                                             ".wordprocessingml.document")]), when)
+    assert ribao("run", "--once", "--config", str(cfg)).returncode == 0
+    r = ribao("digest", "--json", "--deliverable", "summary", "--config", str(cfg))
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["date"] is None and out["deliverable"] == "summary" and out["due"].startswith("2023-05-23T00:00")
+    row = next(s for s in out["schools"] if s["school"] == SCHOOL)
+    assert row["status"] == "on_time" and row["messages"] == [1, 2] and row["text_chars"] >= 1200
+    assert ribao("digest", "--json", "--deliverable", "nope", "--config", str(cfg)).returncode == 2
