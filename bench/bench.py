@@ -529,7 +529,7 @@ def digest_bench(root: Path, schools: int = 2000, photo_kind: str = "small") -> 
     b.store.db.conn.execute("PRAGMA synchronous=OFF")
     # The daemon makes each photo's thumbnail when it judges the photo (daemon/judging/isolate.py), so the
     # digest only reads cached thumbnails. Make one here, time it, and lay a copy under each hash.
-    from daemon.reports.thumbs import cache_path, thumbnail
+    from daemon.store.thumbs import cache_path, thumbnail
     tt = time.perf_counter()
     thumb = thumbnail(photo)[0]
     thumb_s = time.perf_counter() - tt
