@@ -732,7 +732,7 @@ def day_stage(args, base: Path, figures: dict, notes: list, smtp: SmtpServer, se
         raise RuntimeError(f"{n} schools need about {need / 1024**3:.0f} GB of disk, {free / 1024**3:.0f} GB free: "
                            f"use --schools {max(1, int(n * free / need))}")
     t0 = time.perf_counter()
-    log(f"making the media pool (12 photos of 2-6 MB, 3 videos of 22/40/58 MB, defective ones) …")
+    log("making the media pool (12 photos of 2-6 MB, 3 videos of 22/40/58 MB, defective ones) …")
     pool = Pool(base / "media")
     pool.make()
     photos = ", ".join(f"{e['size'] / MB:.1f}" for e in pool.photos)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from daemon.judging.parse import parse_file  # noqa: E402
-from daemon.storage.usage import _walk       # noqa: E402
+from daemon.storage.usage import _walk  # noqa: E402
 
 
 def main() -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 
+from daemon.service import saved_overrides
 from daemon.store import reads
 from daemon.store.db import Store
 
@@ -92,15 +92,6 @@ def accept(store: Store, ident: int, reason: str, *, by: str, cfg=None, profile=
     return store.get(ident)
 
 
-def _saved_overrides(row: dict) -> dict | None:
-    if not row.get("overrides"):
-        return None
-    over = {k: v for k, v in json.loads(row["overrides"]).items() if v}
-    if over.get("date"):
-        over["date"] = dt.date.fromisoformat(over["date"])
-    return over or None
-
-
 def rejudge(svc, day=None, *, by: str | None = None, deliver: bool = True) -> dict:
     """Judge stored reports again (after a rules change); answers only what changed.
     Returns {messages, changed, sent}."""
@@ -110,7 +101,7 @@ def rejudge(svc, day=None, *, by: str | None = None, deliver: bool = True) -> di
     for row in rows:
         before = (row["verdict"], sorted(d["code"] for d in svc.store.defects_of(row["id"])))
         with _mailbox_errors():
-            svc.judge(row["id"], overrides=_saved_overrides(row))
+            svc.judge(row["id"], overrides=saved_overrides(row))
         svc.store.set_state(row["id"], "done")
         after_row = svc.store.get(row["id"])
         after = (after_row["verdict"], sorted(d["code"] for d in svc.store.defects_of(row["id"])))

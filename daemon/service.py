@@ -351,7 +351,7 @@ class Service:
             try:
                 if not outbox_rows.has_reply(self.store, row["id"]):
                     # stopped between storing the verdict and queueing its reply: judge again to queue it
-                    self.judge(row["id"], counts, overrides=_overrides(row))
+                    self.judge(row["id"], counts, overrides=saved_overrides(row))
                 self.finish(row["id"])
             except NoRoom as e:
                 counts["waiting"] += 1
@@ -390,7 +390,7 @@ def _free_bytes(path: Path) -> int:
     return shutil.disk_usage(path).free
 
 
-def _overrides(row: dict) -> dict | None:
+def saved_overrides(row: dict) -> dict | None:
     """A staff correction saved on the row (see cli_staff), as judge() takes it."""
     if not row.get("overrides"):
         return None
