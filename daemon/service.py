@@ -56,7 +56,10 @@ class NoRoom(StorageFull):
 
 
 class Service:
-    def __init__(self, cfg: Config, profile: Profile, roster: Roster, *, stop=lambda: False):
+    def __init__(self, cfg: Config, profile: Profile, roster: Roster, *, stop=lambda: False, recover: bool = True):
+        """`recover`: the daemon's own start (`ribao run`, the demo) turns rows left `sending` by a crash
+        into `uncertain`; a staff command or the desk, which run beside a live daemon, must not (a row
+        the daemon is sending that instant would be marked uncertain)."""
         self.cfg, self.profile, self.roster = cfg, profile, roster
         self.store = Store(cfg.storage.path)
         self.source = None
@@ -67,7 +70,8 @@ class Service:
         self.judge_seconds = self.base_limits.kill_seconds  # this kill (message_seconds + 30 s) is the backstop
         self.progress = time.monotonic()   # last step forward; the systemd watchdog reads it
         _warm_imports()
-        outbox.recover(self.store)
+        if recover:
+            outbox.recover(self.store)
         self.roster.extra_emails.update(self.store.school_emails())
 
     # ------------------------------------------------------------ the mailbox

@@ -15,7 +15,7 @@ from daemon.cli.run import config_option, open_config, setup_logging
 def _service(config_path):
     from daemon.service import Service
     cfg, prof, ros = open_config(config_path)
-    return Service(cfg, prof, ros), prof, ros
+    return Service(cfg, prof, ros, recover=False), prof, ros
 
 
 @click.command()

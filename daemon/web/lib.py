@@ -32,7 +32,7 @@ from daemon.templating import zh_date, zh_time
 def service(cfg, prof, ros):
     """The daemon's Service (judge, file, deliver) for one staff action."""
     from daemon.service import Service
-    return Service(cfg, prof, ros)
+    return Service(cfg, prof, ros, recover=False)
 
 
 __all__ = ["corrections", "Fail", "config_option", "open_config", "setup_logging", "CorrectionError",

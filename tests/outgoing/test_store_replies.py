@@ -232,3 +232,24 @@ def test_crash_mid_send_is_never_resent(store):
     t = FlakyTransport(0)
     outbox.deliver(store, t, "bureau@x.cn", [0])
     assert t.sent == [] and store.db.execute("select state from outbox").fetchone()[0] == "uncertain"
+
+
+def test_staff_commands_leave_a_row_being_sent_alone(tmp_path):
+    """`ribao assign`/`rejudge` and the desk run beside a live daemon: only the daemon's own start
+    turns a `sending` row into `uncertain`."""
+    from daemon import config as configs
+    from daemon.service import Service
+    from tests.builders.config import write_config
+    from tests.builders.maildir import new_maildir
+    cfg = configs.load(write_config(tmp_path / "c", maildir=new_maildir(tmp_path / "md")))
+    store = Store(cfg.storage.path)
+    store.db["outbox"].insert({"kind": "reply", "dedupe_key": "k", "recipient": "a@b.cn", "state": "sending", "day": "x"})
+    Service(cfg, PROF, _roster(), recover=False)
+    assert store.db.execute("select state from outbox").fetchone()[0] == "sending"
+    Service(cfg, PROF, _roster())
+    assert store.db.execute("select state from outbox").fetchone()[0] == "uncertain"
+
+
+def _roster():
+    from daemon.judging.roster import Roster
+    return Roster()
