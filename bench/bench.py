@@ -58,8 +58,8 @@ MIB = 1024 * 1024
 DAY = dt.date(2023, 5, 15)                       # a Monday of the xiamen-2023 week
 DUE = dt.datetime(2023, 5, 16, 12, 0, tzinfo=TZ)  # its reports are due the next day at 12:00
 RIBAO = [sys.executable, "-m", "daemon"]
-TARGETS = {"ratio": 2.0, "rss_cap_mb": 400.0, "rss_times_largest": 3.0, "idle_poll_s": 0.5, "digest_2000_s": 10.0,
-           "reply_latency_s": 5.0}
+TARGETS = {"ratio": 2.0, "rss_mb": 150.0, "idle_poll_s": 0.5, "digest_2000_s": 10.0, "reply_latency_s": 5.0,
+           "reply_during_load_s": 60.0}
 CAPTIONS = ["开幕式合影", "实训室开放日", "学生技能展示", "家长体验烹饪", "社区居民参观", "非遗手工体验", "汽修专业展示",
             "茶艺表演", "校企合作签约", "学生志愿服务", "电商直播实训", "机器人社团展示", "职业体验课堂", "优秀毕业生分享"]
 CLIENTS = [("qq", "qq.com"), ("163", "163.com"), ("foxmail", "foxmail.com"), ("outlook", "outlook.com")]
@@ -362,13 +362,54 @@ class Launcher:
         self.proc.wait(10)
 
 
-def run_ribao(launcher: Launcher, cfg: Path, log_path: Path) -> dict:
+class MidRunReport(threading.Thread):
+    """(f) A small report appended while `ribao run --once` works through the busiest day: once a quarter
+    of the day is done, one text-only report is APPENDed, timed until its reply reaches the SMTP server."""
+
+    MID = "<during-load@qq.com>"
+
+    def __init__(self, dov: Dovecot, smtp: SmtpServer, cfg: Path, n: int):
+        super().__init__(daemon=True)
+        self.dov, self.smtp, self.db, self.n = dov, smtp, cfg.parent / "data" / "ribao.db", n
+        self.seconds: float | None = None
+        self.done_before = 0
+        self.finished = threading.Event()
+
+    def _done(self) -> int:
+        with contextlib.suppress(sqlite3.Error):
+            db = sqlite3.connect(self.db, timeout=1)
+            try:
+                return db.execute("select count(*) from messages where state = 'done'").fetchone()[0]
+            finally:
+                db.close()
+        return 0
+
+    def run(self) -> None:
+        while not self.finished.is_set() and self._done() < max(1, self.n // 4):
+            time.sleep(0.1)
+        if self.finished.is_set():
+            return
+        self.done_before = self._done()
+        raw = build_mail(subject=f"【一日一报】{school_name(1)}5月16日活动情况", sender="school0002@163.com",
+                         body=report_text(1000, school_name(1)), message_id=self.MID,
+                         date=dt.datetime(2023, 5, 16, 19, 0, tzinfo=TZ))
+        t0 = time.perf_counter()
+        self.dov.append(raw, date=dt.datetime(2023, 5, 16, 19, 0, tzinfo=TZ))
+        while not self.finished.wait(0.05):
+            if any(self.MID.encode() in m.data for m in self.smtp.messages):
+                self.seconds = time.perf_counter() - t0
+                return
+
+
+def run_ribao(launcher: Launcher, cfg: Path, log_path: Path, during: threading.Thread | None = None) -> dict:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     watch: list[RssWatch] = []
 
     def started(pid: int) -> None:
         watch.append(RssWatch(pid))
         watch[0].start()
+        if during is not None:
+            during.start()
 
     r = launcher.run([*RIBAO, "run", "--once", "--config", str(cfg)], cwd=ROOT, env=env, stderr=log_path,
                      on_start=started)
@@ -754,6 +795,11 @@ def day_stage(args, base: Path, figures: dict, notes: list, smtp: SmtpServer, se
         append_all(dov, msgs)
     with dov.client() as c:          # let Dovecot index the new Maildir before anything is timed
         c.select_folder("INBOX", readonly=True)
+    # the mailbox is on the server's disk before anything is timed: without this, the kernel flushes the
+    # gigabytes just written during (a) and (b) (this machine's disk takes ~10 s per GB to absorb them)
+    ts = time.perf_counter()
+    os.sync()
+    log(f"mailbox synced to disk in {time.perf_counter() - ts:.0f} s")
     mailbox_bytes = du(dov.maildir)
     gen_s = time.perf_counter() - t0
     defects = {}
@@ -783,8 +829,17 @@ def day_stage(args, base: Path, figures: dict, notes: list, smtp: SmtpServer, se
     roster = roster_csv(n)
     (cfg.parent / "roster.csv").write_text(roster, encoding="utf-8")
     smtp.clear()
-    log("(b) ribao run --once on the same mailbox …")
-    b = run_ribao(launcher, cfg, base / "ribao-run.log")
+    os.sync()
+    log("(b) ribao run --once on the same mailbox (and (f): one small report appended a quarter of the way in) …")
+    probe = MidRunReport(dov, smtp, cfg, n)
+    b = run_ribao(launcher, cfg, base / "ribao-run.log", during=probe)
+    probe.finished.set()
+    probe.join(5)
+    if probe.seconds is None:
+        notes.append("(f) the report appended mid-run was not answered during the run")
+    else:
+        log(f"(f) a report appended after {probe.done_before} of {n} were done: answered in {probe.seconds:.1f} s")
+    figures["reply_during_load_s"] = None if probe.seconds is None else round(probe.seconds, 2)
     if b["returncode"] != 0:
         tail = (base / "ribao-run.log").read_text(errors="replace")[-3000:]
         raise RuntimeError(f"ribao run --once exited with {b['returncode']}:\n{tail}")
@@ -807,7 +862,7 @@ def day_stage(args, base: Path, figures: dict, notes: list, smtp: SmtpServer, se
                    peak_rss_daemon_mb=round(b["parent_hwm_mb"], 1), peak_rss_judge_mb=round(b["child_hwm_mb"], 1),
                    ribao_cpu_s=round(b["user_s"] + b["sys_s"], 1), replies_received=got,
                    ribao_outcome=outcome)
-    if outcome["states"].get("done", 0) + outcome["states"].get("duplicate", 0) != a["messages"]:
+    if outcome["states"].get("done", 0) + outcome["states"].get("duplicate", 0) != a["messages"] + (probe.seconds is not None):
         notes.append(f"not every message ended done: {outcome['states']}")
 
     if args.profile:
@@ -876,8 +931,11 @@ def table(f: dict) -> None:
         row("ratio b/a", f["ratio"], "{:.2f}", f"<= {TARGETS['ratio']}", f["ratio"] <= TARGETS["ratio"])
         row("messages per second", f["messages_per_s"], "{:.2f}")
         row("MB per second", f["mb_per_s"], "{:.1f}")
-        cap = min(TARGETS["rss_cap_mb"], TARGETS["rss_times_largest"] * f["largest_message_mb"])
-        row("peak RSS (daemon + judges)", f["peak_rss_mb"], "{:.0f} MB", f"<= {cap:.0f} MB", f["peak_rss_mb"] <= cap)
+        row("peak RSS (daemon, each worker)", f["peak_rss_mb"], "{:.0f} MB", f"< {TARGETS['rss_mb']:.0f} MB",
+            f["peak_rss_mb"] < TARGETS["rss_mb"])
+        row("(f) reply to a report mid-run", f.get("reply_during_load_s"), "{:.1f} s",
+            f"< {TARGETS['reply_during_load_s']:.0f} s",
+            f.get("reply_during_load_s") is not None and f["reply_during_load_s"] < TARGETS["reply_during_load_s"])
     if "idle_poll_s" in f:
         row(f"(c) idle poll, {f['idle_messages']} msgs", f["idle_poll_s"] * 1000, "{:.1f} ms",
             f"< {TARGETS['idle_poll_s'] * 1000:.0f} ms", f["idle_poll_s"] < TARGETS["idle_poll_s"])

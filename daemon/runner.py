@@ -27,6 +27,7 @@ class Runner:
         self.cfg, self.profile = cfg, profile
         self.stopping = threading.Event()
         self.service = Service(cfg, profile, roster, stop=self.stopping.is_set)
+        self.service.keep_workers = True      # the judging workers live as long as the service
         self.scheduler = BlockingScheduler(timezone=cfg.schedule.timezone,
                                            job_defaults={"coalesce": True, "max_instances": 1,
                                                          "misfire_grace_time": 3600})
@@ -101,6 +102,9 @@ class Runner:
         with self._wake_lock:
             self._woken = True
             if self.polling:
+                hint = getattr(self.service.source, "hint", None)
+                if hint is not None:
+                    hint.set()            # a long fetch looks for it before its next message
                 return
         job = self.scheduler.get_job("poll")
         if job:
@@ -136,5 +140,6 @@ class Runner:
         finally:
             if self.cfg.mailbox.kind == "imap":     # nothing idles once we are gone: "not known"
                 self.service.store.set_mailbox_state(self.cfg.mailbox.folder, idle=None)
+            self.service.close_pool()
             self.service.close()
             log.info("stopped")

@@ -2,11 +2,16 @@
 
 Each step moves the message's row forward (received → judged → filed → done), committed before
 the next step starts, so a crash or `kill -9` anywhere resumes at the same step on restart and
-nothing is judged or answered twice. Judging runs in a forked child with a time limit: a file that
-hangs or crashes a parser quarantines that one message, and the daemon goes on with the next. So does
-any other failure of one message (recording, storing, answering, filing: no poison messages); only a
-full disk and the mailbox going away stop a cycle. Judging starts only with the message's extraction
-budget free on the storage disk.
+nothing is judged or answered twice. Judging runs in the pool's long-lived workers
+(daemon/judging/pool.py) under each message's time limit: a file that hangs or crashes a parser
+quarantines that one message, and the daemon goes on with the next. So does any other failure of one
+message (recording, storing, answering, filing: no poison messages); only a full disk and the mailbox
+going away stop a cycle. Judging starts only with the message's extraction budget free on the
+storage disk, counting what the messages already being judged may still take.
+
+While the workers judge, this process fetches the next messages (small mail first, see
+daemon/intake/order.py) and lands the verdicts: a sender's mail in the order it came, senders side
+by side; the courier thread sends the replies as they are queued.
 """
 from __future__ import annotations
 
@@ -25,8 +30,10 @@ from daemon.config import Config
 from daemon.intake import MAX_ID_CHARS, Fetched, MailboxError, MailboxRefused, filing, header_text, open_source
 from daemon.judging.inspect import Limits
 from daemon.judging.isolate import Judging
+from daemon.judging.pool import Job, Pool
 from daemon.judging.roster import Roster
 from daemon.outgoing import outbox, replies
+from daemon.outgoing.courier import Courier
 from daemon.outgoing.mailout import transport as make_transport
 from daemon.profile import Profile
 from daemon.store import outbox_rows
@@ -68,7 +75,12 @@ class Service:
         self.own = {a.lower() for a in (cfg.smtp.sender, cfg.mailbox.username, profile.mailbox) if a and "@" in a}
         self.base_limits = Limits.from_config(cfg.limits)   # the child keeps file/message budgets itself;
         self.judge_seconds = self.base_limits.kill_seconds  # this kill (message_seconds + 30 s) is the backstop
+        self.pool: Pool | None = None       # the judging workers, started by the first message a poll judges
+        self.keep_workers = False           # `ribao run` keeps them between polls; else each poll stops them
+        self.depth = 0                      # messages fetched ahead of the one landing next (set with the pool)
         self.progress = time.monotonic()   # last step forward; the systemd watchdog reads it
+        self._reserved = 0                 # extraction budgets of the messages being judged
+        self.courier: Courier | None = None   # sends replies while a poll with new mail goes on
         _warm_imports()
         if recover:
             outbox.recover(self.store)
@@ -105,23 +117,28 @@ class Service:
             self.store.set_mailbox_state(folder, uidvalidity=state.uidvalidity, last_uid=last_uid)
             self.resume(counts)
             if state.uidnext - 1 > last_uid:
-                inflight = None          # the previous message, judged while the next one is fetched
+                pending: list = []       # (sender, ident, judging, workdir), in the order fetched
+                self.courier = Courier(self.cfg.storage.path, self.transport, self.cfg.smtp.sender,
+                                       self.cfg.replies.retry_seconds)
+                self.courier.start()
                 try:
                     for fetched in src.fetch_since(last_uid):
                         self.progress = time.monotonic()
                         ident = self.record(fetched, counts)
-                        last_uid = max(last_uid, fetched.uid)
+                        last_uid = max(last_uid, fetched.watermark)   # never past mail not yet fetched
                         self.store.set_mailbox_state(folder, last_uid=last_uid)
-                        if inflight is not None:
-                            done, inflight = inflight, None
-                            self._land_guarded(*done, counts)
-                        if ident is not None:
-                            inflight = self._launch_guarded(ident, counts)
+                        if ident is not None and (launched := self._launch_guarded(ident, counts, pending)):
+                            pending.append((fetched.sender, *launched))
+                        self._land_ready(pending, counts, wait=len(pending) > self.depth)
                         if self.stop():
                             break
                 finally:
-                    if inflight is not None:
-                        self._land_guarded(*inflight, counts)
+                    try:
+                        while pending:
+                            self._land_ready(pending, counts, wait=True)
+                    finally:
+                        courier, self.courier = self.courier, None
+                        courier.stop()
             self.store.set_mailbox_state(folder, last_poll=now_iso(), last_error=None)
         except (MailboxError, OSError, sqlite3.OperationalError) as e:
             if not isinstance(e, MailboxError):
@@ -134,8 +151,40 @@ class Service:
                 self.store.event("error", str(e))
             self.close()
             raise e from None
+        finally:
+            if not self.keep_workers:
+                self.close_pool()
         self.deliver()
         return counts
+
+    def _land_ready(self, pending: list, counts: dict, wait: bool = False) -> None:
+        """Land every judged message whose sender has no earlier message still being judged (so each
+        school's mail lands, and is answered, in the order it came); with `wait`, first wait until
+        at least one can."""
+        while True:
+            blocked, ready = set(), []
+            for entry in pending:
+                if entry[0] not in blocked and entry[2].done:
+                    ready.append(entry)
+                blocked.add(entry[0])
+            if ready or not wait or not pending:
+                break
+            self._wait_any(pending)
+        for entry in ready:
+            pending.remove(entry)
+            self._land_guarded(*entry[1:], counts)
+
+    def _wait_any(self, pending: list) -> None:
+        """Until some message in `pending` is judged (the oldest one always can land once it is)."""
+        if self.pool is not None:
+            self.pool.service()
+        else:
+            pending[0][2].wait(self.judge_seconds)
+
+    def close_pool(self) -> None:
+        if self.pool is not None:
+            pool, self.pool = self.pool, None
+            pool.close()
 
     def _clean_spool(self) -> None:
         """Drop what a crash mid-fetch left in the spool: each fetched message is moved to raw/ the
@@ -206,11 +255,13 @@ class Service:
         cap = self.limits().max_unpacked_bytes
         return min(cap, max(EXTRACT_FLOOR, EXTRACT_FACTOR * int(row.get("size") or 0)))
 
-    def _launch(self, ident: int, overrides: dict | None = None):
-        """Start judging a recorded message in its child; returns (judging, workdir). NoRoom when the
-        disk has less free than the message's budget: then nothing is started or counted."""
+    def _launch(self, ident: int, overrides: dict | None = None, pooled: bool = False):
+        """Start judging a recorded message, by the pool's workers (`pooled`, the poll) or in a child of
+        its own (staff re-checks); returns (judging, workdir). NoRoom when the disk has less free than
+        the message's budget, counting what the messages already being judged may still take: then
+        nothing is started or counted."""
         row = self.store.get(ident)
-        budget, free = self.budget(row), _free_bytes(self.store.root)
+        budget, free = self.budget(row), _free_bytes(self.store.root) - self._reserved
         if free < budget:
             raise NoRoom(f"message {ident} ({_mb(row.get('size') or 0)}) waits for disk space: judging it needs "
                          f"{_mb(budget)} free in {self.store.root}, {_mb(free)} are; it is judged once there is room")
@@ -219,9 +270,18 @@ class Service:
         shutil.rmtree(workdir, ignore_errors=True)
         workdir.mkdir(parents=True, exist_ok=True)   # (a child orphaned by a kill -9 may still write there)
         limits = dataclasses.replace(self.limits(), max_unpacked_bytes=budget)
-        judging = Judging(row["raw_path"], self.profile, self.roster, received=received, workdir=workdir,
-                          overrides=overrides, thumbs_dir=self.store.root / "thumbs", limits=limits)
-        return judging, workdir
+        thumbs = self.store.root / "thumbs"
+        if not pooled:
+            return Judging(row["raw_path"], self.profile, self.roster, received=received, workdir=workdir,
+                           overrides=overrides, thumbs_dir=thumbs, limits=limits), workdir
+        if self.pool is None:
+            self.pool = Pool(self.profile, self.roster, memory_bytes=limits.memory_bytes)
+            self.depth = 2 * self.pool.size
+        ticket = self.pool.submit(Job(ident, str(row["raw_path"]), received, str(workdir), overrides, str(thumbs),
+                                      limits, self.judge_seconds))
+        ticket.budget = budget
+        self._reserved += budget
+        return ticket, workdir
 
     def _land(self, ident: int, judging: Judging, workdir: Path, counts: dict | None = None,
               overrides: dict | None = None, finish: bool = True) -> None:
@@ -231,6 +291,10 @@ class Service:
             counted = self._count_attempt(ident, judging)
             result = judging.result(self.judge_seconds)
             self.progress = time.monotonic()
+            if result[0] == "interrupted":
+                log.warning("message %s: %s; it is judged again", ident, result[1])
+                self.store.count_attempt(ident, result[1], add=-1 if counted else 0)
+                return
             if result[0] == "full":
                 raise OSError(errno.ENOSPC, f"no space left while judging message {ident}: {result[1]}")
             if result[0] == "ok":
@@ -253,6 +317,8 @@ class Service:
                                              add=0 if counted else 1)
             raise
         finally:
+            self._reserved -= getattr(judging, "budget", 0)
+            judging.budget = 0
             shutil.rmtree(workdir, ignore_errors=True)
         if finish:
             self.finish(ident)
@@ -262,7 +328,7 @@ class Service:
         is in this process's hands (a verdict too big to take in, say), and three deaths there quarantine
         it. A kill while only its child works (a restart, kill -9) is not the message's doing."""
         with contextlib.suppress(EOFError, OSError):
-            judging.conn.poll(max(0.0, self.judge_seconds - (time.monotonic() - judging.started)))
+            judging.wait(self.judge_seconds)
         try:
             self.store.count_attempt(ident)
             return True
@@ -271,12 +337,18 @@ class Service:
                 raise
             return False          # the child filled the disk: counted once its files are gone (_land)
 
-    def _launch_guarded(self, ident: int, counts: dict):
-        """_launch, for the poll: None when the message waits for room. (Starting a child fails only
-        for the machine's reasons, a fork or a folder refused: not the message's fault, so no quarantine.)"""
+    def _launch_guarded(self, ident: int, counts: dict, pending: list | None = None):
+        """_launch by the pool, for the poll: None when the message waits for room. When the room is
+        held by messages still being judged (`pending`), those land first and it is tried again.
+        (Starting fails only for the machine's reasons, a fork or a folder refused: not the
+        message's fault, so no quarantine.)"""
         try:
-            return (ident, *self._launch(ident))
+            return (ident, *self._launch(ident, pooled=True))
         except NoRoom as e:
+            if pending:
+                while pending:
+                    self._land_ready(pending, counts, wait=True)
+                return self._launch_guarded(ident, counts)
             counts["waiting"] += 1
             log.warning("%s", e)
         return None
@@ -317,6 +389,8 @@ class Service:
         outcome = replies.enqueue_reply(self.store, ident, verdict, self.profile, headers, sender=sender,
                                         own=self.own, cfg=self.cfg.replies, tz=self.profile.tz,
                                         roster=self.roster, school_day=day)
+        if self.courier is not None:
+            self.courier.wake.set()
         log.info("message %s: %s %s %s → reply %s", ident, verdict.kind, verdict.school or "-",
                  "ok" if verdict.ok else ",".join(sorted({d.code for d in verdict.defects})), outcome)
 

@@ -42,6 +42,11 @@ class Fetched:
     internaldate: dt.datetime | None    # aware; when the server received it
     message_id: str | None
     sha256: str = ""                # of the raw bytes, when the source had them in hand anyway
+    sender: str = ""                # the From address as a key to keep one sender's mail in order
+    watermark: int = 0              # every UID up to this one has been handed over (0: this uid)
+
+    def __post_init__(self):
+        self.watermark = self.watermark or self.uid
 
 
 MAX_ID_CHARS = 998                  # a header line's limit (RFC 5322): longer is cut, never refused

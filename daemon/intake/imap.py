@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
-import hashlib
 import imaplib
-import os
 import re
 import socket
 import ssl
-import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Iterator
@@ -29,11 +27,15 @@ from imapclient.response_parser import parse_fetch_response
 
 from daemon import __version__
 from daemon.intake import Fetched, FolderState, MailboxError, MailboxRefused, message_id_of
+from daemon.intake.order import FetchPlan, Planned, sender_key
+from daemon.intake.spool import SpoolFile, streamed_literals
 
 RESYNC_SECONDS = 300          # SELECT at least this often even when NOOP announced nothing
 IDLE_SECONDS = 25 * 60        # re-IDLE well before the 29 minutes after which servers may drop us (RFC 2177)
 BATCH_BYTES = 1_000_000       # small messages are fetched together, up to this many bytes per FETCH
 BATCH_COUNT = 50
+RECHECK_SECONDS = 5           # during a long fetch, look for new mail this often (one NOOP)
+FROM_BYTES = 1024             # the From: header read to plan the fetch order, at most
 _LOST = (OSError, EOFError, imaplib.IMAP4.abort)     # the connection is gone (ssl.SSLError is an OSError)
 _NO = imaplib.IMAP4.error                            # the server said NO/BAD (abort is a subclass: catch _LOST first)
 _NEWS = ("EXISTS", "RECENT", "EXPUNGE", "VANISHED", "UIDVALIDITY", "UIDNEXT")
@@ -59,6 +61,12 @@ def _soft(call, *args) -> bool:
         return False
 
 
+def _from_header(head: bytes) -> bytes:
+    """The raw From: field of a header block (unfolded enough to find an address in), or b""."""
+    m = re.search(rb"(?im)^from:[ \t]*(.*(?:\r?\n[ \t].*)*)", head.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0])
+    return m.group(1) if m else b""
+
+
 def _message_id(header: bytes | None) -> str | None:
     """Message-ID from a header block (or a whole message), unfolded, raw 8-bit bytes kept (see
     message_id_of); None when there is none."""
@@ -80,6 +88,7 @@ class ImapSource:
         self._selected_at = 0.0
         self._changed = False                       # IDLE saw something since the last SELECT
         self._path: tuple[str, str] | None = None   # (namespace prefix, hierarchy delimiter), for file()
+        self.hint = threading.Event()               # set from another thread (IDLE): new mail, look now
 
     # ---- errors: one line, host:port or folder, and the fix; never the password -------------------------
     def _fail(self, msg: str, cls=MailboxError) -> MailboxError:
@@ -238,48 +247,103 @@ class ImapSource:
         return self._state
 
     def fetch_since(self, last_uid: int) -> Iterator[Fetched]:
-        """Messages with UID > last_uid (against the last select()), in UID order, each written to a spool
-        file before it is yielded. BODY.PEEK never sets \\Seen; the Message-ID is read from the fetched
-        header. A dropped connection ends the iteration with MailboxError; the next call reconnects."""
+        """Messages with UID > last_uid (against the last select()), each written to a spool file before
+        it is yielded: small mail first, each sender's in UID order (daemon/intake/order.py), and a long
+        fetch looks for newly arrived mail every RECHECK_SECONDS. A large message goes to disk in pieces
+        as it comes off the socket (daemon/intake/spool.py). BODY.PEEK never sets \\Seen. A dropped
+        connection ends the iteration with MailboxError; the next call reconnects."""
         state = self._state if self._c is not None else self.select()
         if state.uidnext <= last_uid + 1:
             return
-        self.spool.mkdir(parents=True, exist_ok=True)
         try:
-            sizes = self._uid_fetch(f"{last_uid + 1}:*", "(RFC822.SIZE)")   # "N:*" also names the top one
-            batch, total = [], 0
-            for uid in sorted(u for u in sizes if u > last_uid):
-                size = sizes[uid].get(b"RFC822.SIZE") or 0
-                if batch and (total + size > BATCH_BYTES or len(batch) >= BATCH_COUNT):
-                    yield from self._fetch_batch(batch, state.uidvalidity)
-                    batch, total = [], 0
-                batch.append(uid)
-                total += size
-            if batch:
-                yield from self._fetch_batch(batch, state.uidvalidity)
+            plan = FetchPlan(last_uid)
+            plan.add(self._plan(last_uid + 1))
+            checked = time.monotonic()
+            while plan:
+                if self.hint.is_set() or time.monotonic() - checked > RECHECK_SECONDS:
+                    self.hint.clear()
+                    checked = time.monotonic()
+                    if self._arrived():
+                        plan.add(self._plan(plan.top + 1))
+                batch = plan.next_batch(BATCH_BYTES, BATCH_COUNT)
+                got = (self._fetch_streamed(batch[0], state.uidvalidity) if batch[0].size > BATCH_BYTES
+                       else self._fetch_batch(batch, state.uidvalidity))
+                for p in batch:                  # expunged meanwhile: nothing to hand over
+                    if p.uid not in got:
+                        plan.done(p.uid)
+                for p in batch:
+                    if p.uid in got:
+                        fetched = got.pop(p.uid)
+                        plan.done(p.uid)
+                        fetched.watermark = plan.watermark
+                        yield fetched
         except _LOST as e:
             self._drop()
             raise self._explain(e) from None
         except _NO as e:
             raise self._fail(f"IMAP fetch from {self.cfg.folder!r} at {self.where} failed ({_text(e)})") from None
 
-    def _fetch_batch(self, uids: list[int], uidvalidity: int) -> Iterator[Fetched]:
+    def _plan(self, first: int) -> list[Planned]:
+        """Size and sender of every message from UID `first` on, in one FETCH (From cut at 1 KB)."""
+        items = self._uid_fetch(f"{first}:*", f"(RFC822.SIZE BODY.PEEK[HEADER.FIELDS (FROM)]<0.{FROM_BYTES}>)")
+        return [Planned(uid, int(item.get(b"RFC822.SIZE") or 0),
+                        sender_key(next((v for k, v in item.items() if k.upper().startswith(b"BODY[")), b"")))
+                for uid, item in items.items() if uid >= first]   # "N:*" also names the top one
+
+    def _arrived(self) -> bool:
+        """One NOOP in the middle of a long fetch: whether the server announced new mail."""
+        self._c.noop()
+        pending = self._c._imap.untagged_responses
+        news = any(k in pending for k in _NEWS)
+        pending.clear()
+        self._changed = self._changed or news     # the next select() SELECTs afresh
+        return news
+
+    def _fetched(self, uid: int, uidvalidity: int, item: dict, spooled: SpoolFile) -> Fetched:
+        return Fetched(uid=uid, uidvalidity=uidvalidity, path=spooled.path, size=item.get(b"RFC822.SIZE", spooled.size),
+                       internaldate=item.get(b"INTERNALDATE"), message_id=_message_id(spooled.head),
+                       sha256=spooled.sha256, sender=sender_key(_from_header(spooled.head)))
+
+    def _fetch_streamed(self, planned: Planned, uidvalidity: int) -> dict[int, Fetched]:
+        """One large message, straight from the socket to the spool."""
         if self._c is None:                      # dropped by a file() between our yields
             raise EOFError("connection dropped")
-        resp = self._c.fetch(uids, ["BODY.PEEK[]", "INTERNALDATE", "RFC822.SIZE"])
-        for uid in uids:
-            item = resp.pop(uid, None) or {}
+        uid = planned.uid
+        sink = SpoolFile(self.spool, f"imap-{uidvalidity}-{uid}-")
+        try:
+            with streamed_literals(self._c._imap, sink):
+                resp = self._c.fetch([uid], ["BODY.PEEK[]", "INTERNALDATE", "RFC822.SIZE"])
+            item = resp.get(uid) or {}
+            if not sink.used:                    # smaller than streaming is worth, or expunged meanwhile
+                if item.get(b"BODY[]") is None:
+                    sink.discard()
+                    return {}
+                sink.write(item[b"BODY[]"])
+            sink.close()
+        except BaseException:
+            sink.discard()
+            raise
+        return {uid: self._fetched(uid, uidvalidity, item, sink)}
+
+    def _fetch_batch(self, batch: list[Planned], uidvalidity: int) -> dict[int, Fetched]:
+        if self._c is None:                      # dropped by a file() between our yields
+            raise EOFError("connection dropped")
+        resp = self._c.fetch([p.uid for p in batch], ["BODY.PEEK[]", "INTERNALDATE", "RFC822.SIZE"])
+        out = {}
+        for p in batch:
+            item = resp.pop(p.uid, None) or {}
             raw = item.get(b"BODY[]")
             if raw is None:                      # expunged meanwhile
                 continue
-            fd, name = tempfile.mkstemp(prefix=f"imap-{uidvalidity}-{uid}-", suffix=".eml", dir=self.spool)
-            with os.fdopen(fd, "wb") as f:
-                f.write(raw)
-            fetched = Fetched(uid=uid, uidvalidity=uidvalidity, path=Path(name), size=item.get(b"RFC822.SIZE", len(raw)),
-                              internaldate=item.get(b"INTERNALDATE"), message_id=_message_id(raw),
-                              sha256=hashlib.sha256(raw).hexdigest())
-            del raw, item                        # freed before the daemon forks a judge for it
-            yield fetched
+            sink = SpoolFile(self.spool, f"imap-{uidvalidity}-{p.uid}-")
+            try:
+                sink.write(raw)
+                sink.close()
+            except BaseException:
+                sink.discard()
+                raise
+            out[p.uid] = self._fetched(p.uid, uidvalidity, item, sink)
+        return out
 
     def uid_message_ids(self) -> dict[int, str]:
         """{uid: Message-ID} of the whole folder in one FETCH, to re-map after a UIDVALIDITY change."""

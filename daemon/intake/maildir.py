@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from daemon.intake import Fetched, FolderState, MailboxError, message_id_of
+from daemon.intake.order import sender_key
 
 
 class MaildirSource:
@@ -75,7 +76,7 @@ class MaildirSource:
                 head = email.parser.BytesHeaderParser().parse(fh)
             mtime = dt.datetime.fromtimestamp(src.stat().st_mtime).astimezone()
             yield Fetched(uid=uid, uidvalidity=self.uids["uidvalidity"], path=target, size=target.stat().st_size,
-                          internaldate=mtime, message_id=message_id_of(head))
+                          internaldate=mtime, message_id=message_id_of(head), sender=sender_key(str(head.get("from") or "").encode("utf-8", "replace")))
 
     def uid_message_ids(self) -> dict[int, str]:
         md = self._open()

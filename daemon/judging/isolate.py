@@ -1,12 +1,13 @@
-"""Judge one message in a forked child with a time and memory limit.
+"""Judge one message in a forked child with a time and memory limit (staff re-checks, `ribao check`;
+the daemon's poll uses the pool's long-lived workers, daemon/judging/pool.py, which share judge_job).
 
-The child keeps its budgets itself (Limits: each file, the message) and gets RLIMIT_AS, so a hostile
-file costs a file.timeout or attachment.check_failed, not the message. What is left, a crash or a
-hang of judging as a whole, costs only that message: the parent gets ("ok", verdict, headers),
-("full", reason, detail) when the disk filled up, or ("error", reason, detail), which the daemon
-quarantines with its reason. The child leads its own process group, so killing it kills every
-process it started. `start` returns at once, so the daemon can fetch the next message while this
-one is judged (the machine's second core).
+The judging process keeps its budgets itself (Limits: each file, the message) and gets RLIMIT_AS, so a
+hostile file costs a file.timeout or attachment.check_failed, not the message. What is left, a crash
+or a hang of judging as a whole, costs only that message: the parent gets ("ok", verdict, headers),
+("full", reason, detail) when the disk filled up, ("interrupted", ...) when it was stopped by a
+signal an operator or a service stop sends (judged again later), or ("error", reason, detail), which
+the daemon quarantines with its reason. The child leads its own process group, so killing it kills
+every process it started.
 """
 from __future__ import annotations
 
@@ -44,20 +45,48 @@ def limit_memory(nbytes: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (nbytes, hard))
 
 
+def judge_job(path, profile, roster, received, workdir, overrides, thumbs_dir, limits) -> tuple:
+    """Judge one message in this (judging) process: ("ok", verdict, headers), or ("full"|"error",
+    reason, detail). Shared by the child per message below and by the pool's workers."""
+    try:
+        verdict, msg = judge_file(Path(path), profile, roster, received=received, limits=limits,
+                                  workdir=Path(workdir) if workdir else None, overrides=overrides)
+        if thumbs_dir and workdir:
+            _thumbnails(verdict, Path(thumbs_dir))
+        return ("ok", verdict, {"reply-to": [msg.reply_to] if msg.reply_to else [],   # parsed before decoding
+                                "references": msg.headers.get("references", [])})
+    except BaseException as e:     # noqa: BLE001 - the parent records the reason
+        kind = "full" if is_full(e) else "error"     # the disk's fault, not the message's
+        return (kind, f"{type(e).__name__}: {e}", traceback.format_exc(limit=5))
+
+
+def death(exitcode: int | None) -> tuple:
+    """What the parent records when a judging process ended without an answer. Stopped by SIGTERM,
+    SIGINT or SIGHUP (a service stop, an operator) is not the message's doing: it is judged again."""
+    if exitcode is not None and -exitcode in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        return ("interrupted", f"the judging process was stopped (signal {-exitcode})", "")
+    why = f"killed by signal {-exitcode}" if exitcode and exitcode < 0 else f"exit code {exitcode}"
+    return ("error", f"the judging process died ({why}), probably out of memory on a hostile file", "")
+
+
+def kill_group(proc) -> None:
+    """A judging process and everything it started (a file's child, ffprobe, antiword, 7z)."""
+    pid = proc.pid
+    if pid is None:
+        return
+    for kill in (lambda: os.killpg(pid, signal.SIGKILL), proc.kill):
+        try:
+            kill()
+        except (ProcessLookupError, PermissionError, OSError):
+            pass
+
+
 def _child(conn, path, profile, roster, received, workdir, overrides, thumbs_dir, limits):
     try:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.setpgid(0, 0)
         limit_memory(limits.memory_bytes)
-        verdict, msg = judge_file(Path(path), profile, roster, received=received, limits=limits,
-                                  workdir=Path(workdir) if workdir else None, overrides=overrides)
-        if thumbs_dir and workdir:
-            _thumbnails(verdict, Path(thumbs_dir))
-        conn.send(("ok", verdict, {"reply-to": [msg.reply_to] if msg.reply_to else [],   # parsed before decoding
-                                   "references": msg.headers.get("references", [])}))
-    except BaseException as e:     # noqa: BLE001 - the parent records the reason
-        kind = "full" if is_full(e) else "error"     # the disk's fault, not the message's
-        conn.send((kind, f"{type(e).__name__}: {e}", traceback.format_exc(limit=5)))
+        conn.send(judge_job(path, profile, roster, received, workdir, overrides, thumbs_dir, limits))
     finally:
         conn.close()
 
@@ -93,25 +122,19 @@ class Judging:
         except (EOFError, OSError):
             result = None
         finally:
-            self._kill_group()
+            if result is None:
+                self.proc.join(1)            # dead already: its own exit code, not our kill's
+            kill_group(self.proc)
             self.proc.join(5)
             self.conn.close()
-        if result is None:
-            code = self.proc.exitcode
-            why = f"killed by signal {-code}" if code and code < 0 else f"exit code {code}"
-            result = ("error", f"the judging process died ({why}), probably out of memory on a hostile file", "")
-        return result
+        return result if result is not None else death(self.proc.exitcode)
 
-    def _kill_group(self) -> None:
-        """The child and everything it started (a file's child, ffprobe, antiword, 7z)."""
-        pid = self.proc.pid
-        if pid is None:
-            return
-        for kill in (lambda: os.killpg(pid, signal.SIGKILL), self.proc.kill):
-            try:
-                kill()
-            except (ProcessLookupError, PermissionError, OSError):
-                pass
+    def wait(self, seconds: float) -> bool:
+        """Wait until the answer (or the end of the child) is there, at most `seconds` after the start."""
+        try:
+            return self.conn.poll(max(0.0, seconds - (time.monotonic() - self.started)))
+        except (EOFError, OSError):
+            return True
 
 
 def judge_isolated(path, profile, roster, *, seconds: float | None = None, limits: Limits | None = None, **kw):

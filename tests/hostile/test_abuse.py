@@ -129,14 +129,18 @@ def test_replies_per_sender_and_per_day_are_capped(tmp_path, dovecot, smtp_serve
     once(cfg)
     once(cfg)                                     # a second cycle sends nothing more
     sent = [m.rcpt_tos[0] for m in smtp_server.wait_for(3)]
-    assert sorted(sent) == ["gslx@163.com", "jmzx@163.com", "jmzx@163.com"]
+    # which three get today's budget depends on which judging finished first (senders are judged side
+    # by side, each sender's own mail in order); the caps themselves may not bend
+    assert len(sent) == 3 and sent.count("jmzx@163.com") <= 2
+    assert sorted(sent + [r for (r,) in rows(cfg, "select recipient from outbox where state != 'sent'")]) == \
+        ["gslx@163.com", *["jmzx@163.com"] * 4, "xxxx@126.com"]
     # over a limit a school's reply is not dropped: it waits for the next day's budget
     [today] = {d for (d,) in rows(cfg, "select day from outbox where state = 'sent'")}
     waiting = rows(cfg, "select recipient, day, next_try from outbox where state != 'sent' order by id")
     tomorrow = (dt.date.fromisoformat(today) + dt.timedelta(days=1)).isoformat()
-    assert [(r, d) for r, d, _ in waiting] == [("jmzx@163.com", tomorrow)] * 2 + [("xxxx@126.com", tomorrow)]
-    assert all(dt.datetime.fromisoformat(n) == dt.datetime.combine(dt.date.fromisoformat(tomorrow), dt.time(), TZ)
-               for _, _, n in waiting)
+    assert len(waiting) == 3 and min(d for _, d, _ in waiting) == tomorrow
+    assert all(dt.datetime.fromisoformat(n) == dt.datetime.combine(dt.date.fromisoformat(d), dt.time(), TZ)
+               for _, d, n in waiting)
 
 
 AUTO_STYLES = {
@@ -186,8 +190,9 @@ def test_addresses_we_cannot_send_to_are_not_tried(cfg, dovecot, smtp_server):
     dovecot.append(build_mail(subject="集美职校一日一报5月15日", sender="jmzx@163.com", body=report_text(300)))
     once(cfg)
     assert [m.rcpt_tos for m in smtp_server.wait_for(1)] == [["jmzx@163.com"]]
-    states = [s for (s,) in rows(cfg, "select state from outbox order by id")]
-    assert states == ["suppressed"] * 3 + ["sent"]
+    states = dict(rows(cfg, "select m.message_id, o.state from outbox o join messages m on m.id = o.message"))
+    assert states == {"<addr0@x>": "suppressed", "<addr1@x>": "suppressed", "<addr2@x>": "suppressed",
+                      **{mid: "sent" for mid in states if not mid.startswith("<addr")}} and len(states) == 4
 
 
 @pytest.mark.parametrize("subject, headers, kind", [

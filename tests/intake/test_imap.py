@@ -447,3 +447,58 @@ def test_smtp_server_refuses_mail_without_auth(tmp_path):
         assert server.messages == []
     finally:
         server.stop()
+
+
+# ---- large mail to disk, small mail first ----------------------------------------------------------------
+
+def big_mail(n: int, sender: str, mbytes: float = 2.5) -> bytes:
+    """A report with an attachment of `mbytes` MB of random bytes (base64 in the mail)."""
+    import os as _os
+    m = EmailMessage()
+    m["From"], m["To"], m["Subject"], m["Message-ID"] = sender, "bureau@example.test", f"一日一报 {n}", f"<big{n}@example.test>"
+    m.set_content("照片见附件\n")
+    m.add_attachment(_os.urandom(int(mbytes * 1_000_000)), maintype="application", subtype="octet-stream",
+                     filename=f"p{n}.bin")
+    return m.as_bytes(policy=m.policy.clone(linesep="\r\n"))
+
+
+def test_a_large_message_goes_to_disk_in_pieces_hashed_on_the_way(dovecot, source):
+    import hashlib
+    import tracemalloc
+    raw = big_mail(1, "Teacher <Big@School.cn>", mbytes=8)
+    uid = dovecot.append(raw)
+    source.select()
+    tracemalloc.start()
+    try:
+        (f,) = source.fetch_since(0)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert f.uid == uid and f.path.read_bytes() == raw and f.size == len(raw)
+    assert f.sha256 == hashlib.sha256(raw).hexdigest()
+    assert (f.message_id, f.sender) == ("<big1@example.test>", "big@school.cn")
+    assert peak < 3 * 1024**2, f"{peak / 1024**2:.1f} MB held in memory for an {len(raw) / 1024**2:.0f} MB message"
+    # the connection is still in step: the next command works
+    assert source.select().exists == 1
+
+
+def test_small_mail_first_each_senders_in_order(dovecot, source):
+    uids = [dovecot.append(m) for m in (big_mail(1, "a@x.cn"), big_mail(2, "b@x.cn"), mail(3), big_mail(4, "school3@example.test", 0.1))]
+    source.select()
+    got = [(f.uid, f.watermark) for f in source.fetch_since(0)]
+    # mail(3) (from school3@example.test) is small: first; the 0.1 MB one is also small but from the same
+    # sender as mail(3), which has gone by then, so it goes next; the two large ones keep UID order
+    assert [u for u, _ in got] == [uids[2], uids[3], uids[0], uids[1]]
+    assert [w for _, w in got] == [0, 0, uids[0], uids[3]]
+
+
+def test_mail_arriving_during_a_long_fetch_is_taken_before_the_rest(dovecot, source, monkeypatch):
+    monkeypatch.setattr("daemon.intake.imap.RECHECK_SECONDS", 0)
+    uids = [dovecot.append(big_mail(n, f"s{n}@x.cn")) for n in range(3)]
+    source.select()
+    order = []
+    for f in source.fetch_since(0):
+        order.append(f.uid)
+        if len(order) == 1:
+            late = dovecot.append(mail(9))
+    assert order == [uids[0], late, uids[1], uids[2]]

@@ -1,0 +1,53 @@
+"""Mail keeps flowing under load: `ribao run` (the service, IDLE, a poll interval far longer than the
+test) works through a queue of large mails that are slow to judge, and a small report that arrives
+meanwhile is answered before that queue is done, while each sender's own mail is still answered in
+the order it came. The workers that judge are the daemon's pool (daemon/judging/pool.py)."""
+from __future__ import annotations
+
+import os
+import re
+
+from tests.builders.config import write_config
+from tests.builders.files import make_slow_pdf
+from tests.builders.mail import build_mail, report_text
+from tests.daemon.conftest import Running
+
+SLOW = "[schedule]\npoll_seconds = 300\n\n[limits]\nfile_seconds = 1\nmessage_seconds = 20\n"
+SENDERS = {"school@qq.com": "厦门工商旅游学校", "jmzx@163.com": "厦门市集美职业技术学校", "xxxx@126.com": "厦门信息学校"}
+
+
+def large(sender: str, day: int, pdf: bytes) -> bytes:
+    """Over 2 MB (so small mail may pass it) and about a second to judge (a PDF at its file budget)."""
+    school = SENDERS[sender]
+    return build_mail(subject=f"【一日一报】{school}5月{day}日活动情况", sender=sender, body=report_text(1000, school),
+                      message_id=f"<{sender.split('@')[0]}-{day}@x>",
+                      attachments=[("活动总结.pdf", pdf, "application/pdf"), ("资料.bin", os.urandom(2_500_000))])
+
+
+def replied_to(smtp) -> list[str]:
+    return [re.sub(r"\s+", "", m.message["In-Reply-To"] or "") for m in smtp.messages]
+
+
+def test_a_small_report_is_answered_while_large_mail_is_still_judged(tmp_path, dovecot, smtp_server):
+    pdf = make_slow_pdf(tmp_path / "slow.pdf").read_bytes()
+    days = (14, 15, 16, 17)
+    for day in days:
+        for sender in SENDERS:
+            dovecot.append(large(sender, day, pdf))
+    n_large = len(days) * len(SENDERS)
+    cfg = write_config(tmp_path / "ribao", dovecot=dovecot, smtp=smtp_server, extra=SLOW)
+    with Running(cfg) as daemon:
+        smtp_server.wait_for(1, timeout=120)              # the day's queue is being worked through
+        dovecot.append(build_mail(subject="【一日一报】厦门工商旅游学校5月18日活动情况", sender="gslx@163.com",
+                                  body=report_text(1000), message_id="<small@x>"))
+        smtp_server.wait_for(n_large + 1, timeout=300)
+        log = daemon.log()
+        assert daemon.stop() == 0
+    order = replied_to(smtp_server)
+    assert sorted(order) == sorted(["<small@x>"] + [f"<{s.split('@')[0]}-{d}@x>" for s in SENDERS for d in days])
+    # small mail first: without it, the report would wait behind every large mail (last of all)
+    assert order.index("<small@x>") < n_large - 2, order
+    for sender in SENDERS:                                # each sender's mail answered in arrival order
+        mine = [o for o in order if o.startswith(f"<{sender.split('@')[0]}-")]
+        assert mine == [f"<{sender.split('@')[0]}-{d}@x>" for d in days], order
+    assert "Traceback" not in log and "quarantined" not in log
