@@ -10,7 +10,7 @@ The standard parser still keeps every part's encoded text in memory (as a list o
 joined: a 60 MB video cost ~480 MB). So parse_file first copies the mail to a skeleton in which
 each long run of base64 lines (over SPAN_BYTES) is replaced by a one-line token naming its byte
 range in the original file; a part whose whole body is one token is decoded from the file in 4 MB
-blocks straight to disk (pybase64: SIMD, ~3.5x binascii), hashed on the same buffers. A token
+blocks straight to disk (pybase64: SIMD, ~6x binascii), hashed on the same buffers. A token
 anywhere else is put back as the original text, so the parse is the same as without the skeleton,
 only smaller. Deep inside a run whole blocks are skipped by C-speed tests (`_whole_lines`), so no
 Python loop walks a large part line by line.
