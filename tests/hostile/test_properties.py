@@ -3,6 +3,9 @@
 Why: the corpus covers the attacks we thought of; these cover the inputs nobody thought of.
 - any attachments survive parse_file byte for byte, also when their base64 is decoded straight
   from the file (SPAN_BYTES made tiny so every run takes that path), whatever the line wrapping;
+- the skeleton's whole-block skip cuts exactly the runs the line-by-line regex cut (any line ends,
+  stray CRs, blank lines at block edges, '=' mid-run, EOF without a newline), and the block decoder
+  gives today's bytes for cut base64 and the standard library's for base64 with stray '=';
 - a good mail cut, flipped or spliced anywhere still parses and is judged, with every file it
   wrote inside the work folder;
 - a zip with damaged bytes or any member names never raises and never writes outside;
@@ -11,8 +14,12 @@ Why: the corpus covers the attacks we thought of; these cover the inputs nobody 
 from __future__ import annotations
 
 import base64
+import binascii
 import datetime as dt
+import email._encoded_words
+import email.errors
 import hashlib
+import io
 import shutil
 import tempfile
 import zipfile
@@ -114,6 +121,147 @@ def test_tokens_cut_out_of_any_line_are_put_back(texts, cte, piece):
         finally:
             parse.SPAN_BYTES, parse._PIECE = old
     assert got[0] == got[1] and len(got[0]) == len(texts)
+
+
+_B64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+_BREAKS = [b"\n", b"\r\n", b"\r", b"=", b"==", b"\n\n", b"\r\n\r\n", b"\r\r\n", b"-", b" ", b"--b\r\n"]
+
+
+def _skeleton(raw: bytes, fast: bool) -> tuple[bytes, list]:
+    spans = parse._Spans(Path("unused"))
+    spans.prefix = "T-"
+    dst = io.BytesIO()
+    real = parse._whole_lines
+    parse._whole_lines = real if fast else (lambda block: 0)    # 0: the regex alone, as before
+    try:
+        parse._skeleton(io.BytesIO(raw), dst, spans)
+    finally:
+        parse._whole_lines = real
+    return dst.getvalue(), list(spans.ranges.items())
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(1, 9),
+       st.lists(st.tuples(st.sampled_from([0, 0, 0, 1, 3]), st.integers(1, 30), st.sampled_from(["\n", "\r\n", "mid-CR"]),
+                          st.sampled_from([b"", b"", b"--b\n", b"\n", b"\r\n", b"Content-Type: x\r\n\r\n"])),
+                min_size=1, max_size=4),
+       st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(_BREAKS)), max_size=4),
+       st.booleans(), st.integers(2, 64), st.integers(1, 64), st.integers(1, 64), st.randoms(use_true_random=False))
+def test_skipping_whole_blocks_cuts_the_same_runs(width, runs, breaks, no_last_eol, piece, span, hold, rnd):
+    """Runs of base64 lines (LF, CRLF, or a CR inside each line; '=' among the letters; mostly of one
+    width) with stray bytes spliced in, read in tiny blocks so block edges fall everywhere: the same
+    skeleton and spans as the regex alone."""
+    def line(w: int, eol: str) -> bytes:
+        text = bytes(rnd.choices(_B64 + b"=", k=w))
+        if eol == "mid-CR":                        # as long as a CRLF line, the CR in the wrong place
+            at = rnd.randrange(w)
+            return text[:at] + b"\r" + text[at:] + b"\n"
+        return text + eol.encode()
+    raw = b"".join(b"".join(line(width + more, eol) for _ in range(count)) + sep for more, count, eol, sep in runs)
+    for at, data in breaks:
+        at %= len(raw) + 1
+        raw = raw[:at] + data + raw[at:]
+    if no_last_eol:
+        raw = raw.rstrip(b"\r\n")
+    old = parse.SPAN_BYTES, parse._PIECE, parse._HOLD_BYTES
+    parse.SPAN_BYTES, parse._PIECE, parse._HOLD_BYTES = span, piece, hold
+    try:
+        assert _skeleton(raw, fast=True) == _skeleton(raw, fast=False)
+    finally:
+        parse.SPAN_BYTES, parse._PIECE, parse._HOLD_BYTES = old
+
+
+def _decode_before(path: Path, span: tuple[int, int]) -> bytes:
+    """_Spans.decode before the block decoder (binascii, 1 MB at a time): the oracle for cut base64."""
+    out, (start, end), carry = [], span, b""
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        left = end - start
+        while left > 0:
+            chunk = fh.read(min(1 << 20, left))
+            left -= len(chunk)
+            data = carry + chunk.translate(None, b"\r\n")
+            cut = len(data) - len(data) % 4
+            carry = data[cut:]
+            out.append(binascii.a2b_base64(data[:cut]))
+            if b"=" in data[:cut]:
+                return b"".join(out)
+    if len(carry) > 1:
+        out.append(binascii.a2b_base64(carry + b"=" * (4 - len(carry))))
+    return b"".join(out)
+
+
+def _decode_now(path: Path, span: tuple[int, int]) -> bytes:
+    out: list[bytes] = []
+    parse._Spans(path).decode(span, out.append)
+    return b"".join(out)
+
+
+def _wrap(text: bytes, width: int, eol: bytes) -> bytes:
+    return b"".join(text[i:i + width] + eol for i in range(0, len(text), width))
+
+
+@FAST
+@given(st.lists(st.binary(max_size=300), min_size=1, max_size=3), st.integers(min_value=0, max_value=2000),
+       st.integers(1, 90), st.sampled_from([b"\n", b"\r\n"]), st.integers(1, 80), st.booleans())
+def test_block_decoding_of_cut_base64_is_as_before(pieces, cut, width, eol, block, ragged):
+    """Well-formed base64 (several padded pieces back to back: decoding stops at the first padding),
+    cut anywhere, wrapped at any width (a ragged last line or not), decoded in blocks of any size."""
+    text = b"".join(base64.b64encode(p) for p in pieces)[:cut]
+    raw = _wrap(text, width, eol)
+    if ragged:
+        raw = raw.rstrip(b"\r\n")
+    old, parse._BLOCK = parse._BLOCK, block
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "span"
+            path.write_bytes(raw)
+            assert _decode_now(path, (0, len(raw))) == _decode_before(path, (0, len(raw)))
+    finally:
+        parse._BLOCK = old
+
+
+def _stdlib_b64(body: bytes) -> bytes:
+    """What email's compat32 get_payload(decode=True) makes of a base64 body; where it gives up (one
+    letter past the last whole group: it returns the text itself) the span decoder drops that letter."""
+    joined = b"".join(body.splitlines())
+    value, defects = email._encoded_words.decode_b(joined)
+    if any(isinstance(d, email.errors.InvalidBase64LengthDefect) for d in defects):
+        value, _ = email._encoded_words.decode_b(joined.rstrip(b"=")[:-1])
+    return value
+
+
+@FAST
+@given(st.binary(max_size=600), st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from([b"=", b"==", b"==="])),
+                                         min_size=1, max_size=4),
+       st.integers(min_value=0, max_value=900), st.integers(1, 80), st.sampled_from([b"\n", b"\r\n"]),
+       st.integers(1, 80))
+def test_block_decoding_of_stray_padding_is_the_standard_librarys(data, strays, cut, width, eol, block):
+    """'=' anywhere in the base64 (the decoder before raised binascii.Error on most of these, and the
+    whole mail failed): parse_file from the file gives what the standard library's parse gives."""
+    text = base64.b64encode(data)
+    for at, pad in strays:
+        at %= len(text) + 1
+        text = text[:at] + pad + text[at:]
+    text = text[:cut] or b"QQ"
+    body = _wrap(text, width, eol)
+    raw = (b'From: a@qq.com\r\nContent-Type: multipart/mixed; boundary="B"\r\n\r\n--B\r\n'
+           b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n"
+           b'Content-Disposition: attachment; filename="f.bin"\r\n\r\n' + body + b"--B--\r\n")
+    got = []
+    for span, size in ((0, block), (1 << 40, 4 << 20)):     # 0: any run, however short, is a span
+        old = parse.SPAN_BYTES, parse._BLOCK
+        parse.SPAN_BYTES, parse._BLOCK = span, size
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                (Path(tmp) / "m.eml").write_bytes(raw)
+                got.append([a.path.read_bytes() for a in parse.parse_file(Path(tmp) / "m.eml", Path(tmp) / "w").attachments])
+        finally:
+            parse.SPAN_BYTES, parse._BLOCK = old
+    spanned, plain = got
+    assert spanned == [_stdlib_b64(body)]
+    joined = b"".join(body.splitlines())
+    assert plain == [_stdlib_b64(body)] or plain == [joined]      # the stdlib gave up: the text itself
 
 
 _GOOD = build_mail(subject="【一日一报】厦门工商旅游学校5月15日活动情况", body=report_text(900),
