@@ -134,8 +134,7 @@ class Service:
                             break
                 finally:
                     try:
-                        while pending:
-                            self._land_ready(pending, counts, wait=True)
+                        self._land_all(pending, counts)
                     finally:
                         courier, self.courier = self.courier, None
                         courier.stop()
@@ -173,6 +172,19 @@ class Service:
         for entry in ready:
             pending.remove(entry)
             self._land_guarded(*entry[1:], counts)
+
+    def _land_all(self, pending: list, counts: dict) -> None:
+        """Land every message still being judged, even when landing one of them fails (a full disk,
+        the mailbox gone): each gets its verdict stored or its attempt counted. The first failure
+        is raised afterwards."""
+        first = None
+        while pending:
+            try:
+                self._land_ready(pending, counts, wait=True)
+            except Exception as e:
+                first = first or e
+        if first is not None:
+            raise first
 
     def _wait_any(self, pending: list) -> None:
         """Until some message in `pending` is judged (the oldest one always can land once it is)."""
@@ -270,15 +282,15 @@ class Service:
         shutil.rmtree(workdir, ignore_errors=True)
         workdir.mkdir(parents=True, exist_ok=True)   # (a child orphaned by a kill -9 may still write there)
         limits = dataclasses.replace(self.limits(), max_unpacked_bytes=budget)
-        thumbs = self.store.root / "thumbs"
+        thumbs, blobs = self.store.root / "thumbs", self.store.root / "blobs"
         if not pooled:
             return Judging(row["raw_path"], self.profile, self.roster, received=received, workdir=workdir,
-                           overrides=overrides, thumbs_dir=thumbs, limits=limits), workdir
+                           overrides=overrides, thumbs_dir=thumbs, limits=limits, blobs_dir=blobs), workdir
         if self.pool is None:
             self.pool = Pool(self.profile, self.roster, memory_bytes=limits.memory_bytes)
             self.depth = 2 * self.pool.size
         ticket = self.pool.submit(Job(ident, str(row["raw_path"]), received, str(workdir), overrides, str(thumbs),
-                                      limits, self.judge_seconds))
+                                      limits, self.judge_seconds, str(blobs)))
         ticket.budget = budget
         self._reserved += budget
         return ticket, workdir

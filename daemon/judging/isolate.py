@@ -45,12 +45,25 @@ def limit_memory(nbytes: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (nbytes, hard))
 
 
-def judge_job(path, profile, roster, received, workdir, overrides, thumbs_dir, limits) -> tuple:
+def known_in(blobs_dir):
+    """sha256 → the store's blob with those bytes (blobs/<aa>/<sha256>), or None."""
+    if not blobs_dir:
+        return None
+    root = Path(blobs_dir)
+
+    def known(sha: str) -> Path | None:
+        blob = root / sha[:2] / sha
+        return blob if blob.is_file() else None
+    return known
+
+
+def judge_job(path, profile, roster, received, workdir, overrides, thumbs_dir, limits, blobs_dir=None) -> tuple:
     """Judge one message in this (judging) process: ("ok", verdict, headers), or ("full"|"error",
     reason, detail). Shared by the child per message below and by the pool's workers."""
     try:
         verdict, msg = judge_file(Path(path), profile, roster, received=received, limits=limits,
-                                  workdir=Path(workdir) if workdir else None, overrides=overrides)
+                                  workdir=Path(workdir) if workdir else None, overrides=overrides,
+                                  known=known_in(blobs_dir))
         if thumbs_dir and workdir:
             _thumbnails(verdict, Path(thumbs_dir))
         return ("ok", verdict, {"reply-to": [msg.reply_to] if msg.reply_to else [],   # parsed before decoding
@@ -81,12 +94,12 @@ def kill_group(proc) -> None:
             pass
 
 
-def _child(conn, path, profile, roster, received, workdir, overrides, thumbs_dir, limits):
+def _child(conn, path, profile, roster, received, workdir, overrides, thumbs_dir, limits, blobs_dir):
     try:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.setpgid(0, 0)
         limit_memory(limits.memory_bytes)
-        conn.send(judge_job(path, profile, roster, received, workdir, overrides, thumbs_dir, limits))
+        conn.send(judge_job(path, profile, roster, received, workdir, overrides, thumbs_dir, limits, blobs_dir))
     finally:
         conn.close()
 
@@ -95,13 +108,14 @@ class Judging:
     """One message being judged in its child."""
 
     def __init__(self, path, profile, roster, *, received=None, workdir=None, overrides=None,
-                 thumbs_dir=None, limits: Limits | None = None):
+                 thumbs_dir=None, limits: Limits | None = None, blobs_dir=None):
         ctx = multiprocessing.get_context("fork")
         self.conn, child = ctx.Pipe(duplex=False)
         self.proc = ctx.Process(target=_child, args=(child, str(path), profile, roster, received,
                                                      str(workdir) if workdir else None, overrides,
                                                      str(thumbs_dir) if thumbs_dir else None,
-                                                     limits or Limits()), daemon=True)
+                                                     limits or Limits(),
+                                                     str(blobs_dir) if blobs_dir else None), daemon=True)
         self.started = time.monotonic()
         self.proc.start()
         child.close()

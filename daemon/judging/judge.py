@@ -218,12 +218,13 @@ def _by_content(profile: Profile, j: Judgement) -> list[Deliverable]:
 
 def judge_file(path: Path, profile: Profile, roster: Roster, *, received: dt.datetime | None = None,
                workdir: Path | None = None, limits: Limits | None = None,
-               overrides: dict | None = None) -> tuple[Verdict, ParsedMessage]:
+               overrides: dict | None = None, known=None) -> tuple[Verdict, ParsedMessage]:
     """Judge the message in `path`. Attachments are written under `workdir` (a temporary
     folder when None, removed afterwards; then the verdict's materials lose their paths).
 
     `overrides` carries a staff correction: {"school", "date", "deliverable"} win over what the
-    mail itself says."""
+    mail itself says. `known` (sha256 → a kept file or None) spares writing attachments the store
+    already has (daemon/judging/parse.py, _Writer)."""
     if workdir is None:
         with tempfile.TemporaryDirectory(prefix="ribao-") as tmp:
             verdict, msg = judge_file(path, profile, roster, received=received, workdir=Path(tmp),
@@ -231,7 +232,7 @@ def judge_file(path: Path, profile: Profile, roster: Roster, *, received: dt.dat
             for m in verdict.items:
                 m.path = None
             return verdict, msg
-    msg = parse_file(path, workdir / "parts")
+    msg = parse_file(path, workdir / "parts", known)
     ctx = Context(profile=profile, workdir=workdir / "unpacked", limits=limits or Limits())
     ctx.workdir.mkdir(parents=True, exist_ok=True)
     when = _received(msg, received, profile)

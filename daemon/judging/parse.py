@@ -368,24 +368,55 @@ def _copy(src, dst, start: int, end: int) -> None:
 
 
 class _Writer:
-    """Writes each attachment to `workdir` under a safe, unique name."""
+    """Writes each attachment to `workdir` under a safe, unique name, unless `known(sha256)` names a
+    file the store already keeps with those bytes (a resent photo, a full resend): then the attachment
+    is that file, read only, and nothing is written. The hash comes first: an attachment up to
+    HOLD_BYTES is decoded once into memory, a larger one is decoded twice when it is new."""
 
-    def __init__(self, workdir: Path, spans: _Spans | None = None):
+    HOLD_BYTES = 12 * 1024**2
+
+    def __init__(self, workdir: Path, spans: _Spans | None = None, known=None):
         self.workdir = workdir
         self.spans = spans
+        self.known = known
         self.n = 0
+
+    def _kept(self, name: str, sha: str, size: int, ctype: str) -> Attachment | None:
+        path = self.known(sha) if self.known else None
+        self.n += path is not None            # numbered as if written: default names stay the same
+        return Attachment(name=name, path=path, size=size, content_type=ctype, sha256=sha) if path else None
 
     def _path(self, name: str) -> Path:
         self.n += 1
         return self.workdir / f"{self.n:04d}_{safe_name(name)}"
 
     def write(self, name: str, data: bytes, ctype: str) -> Attachment:
+        sha = hashlib.sha256(data).hexdigest()
+        if kept := self._kept(name, sha, len(data), ctype):
+            return kept
         path = self._path(name)
         path.write_bytes(data)
-        return Attachment(name=name, path=path, size=len(data), content_type=ctype,
-                          sha256=hashlib.sha256(data).hexdigest())
+        return Attachment(name=name, path=path, size=len(data), content_type=ctype, sha256=sha)
 
     def write_span(self, name: str, span: tuple[int, int], ctype: str) -> Attachment:
+        if self.known is not None:
+            held: list[bytes] | None = [] if span[1] - span[0] <= self.HOLD_BYTES * 4 // 3 else None
+            sha, size = hashlib.sha256(), 0
+
+            def look(data: bytes) -> None:
+                nonlocal size
+                sha.update(data)
+                size += len(data)
+                if held is not None:
+                    held.append(data)
+            self.spans.decode(span, look)
+            if kept := self._kept(name, sha.hexdigest(), size, ctype):
+                return kept
+            if held is not None:
+                path = self._path(name)
+                with open(path, "wb") as fh:
+                    fh.writelines(held)
+                return Attachment(name=name, path=path, size=size, content_type=ctype, sha256=sha.hexdigest())
         path, sha, size = self._path(name), hashlib.sha256(), 0
         with open(path, "wb") as fh:
             def sink(data: bytes) -> None:
@@ -479,8 +510,9 @@ def _default_name(ctype: str, n: int) -> str:
     return f"attachment-{n}.{ext}"
 
 
-def parse_file(path: Path, workdir: Path) -> ParsedMessage:
-    """Parse the mail in `path` with its long base64 runs left in the file (see the top)."""
+def parse_file(path: Path, workdir: Path, known=None) -> ParsedMessage:
+    """Parse the mail in `path` with its long base64 runs left in the file (see the top). `known`:
+    sha256 → the path of a file already kept with those bytes, or None (see _Writer)."""
     workdir.mkdir(parents=True, exist_ok=True)
     spans = _Spans(Path(path))
     with open(path, "rb") as src, tempfile.TemporaryFile(dir=workdir) as skel:
@@ -489,7 +521,7 @@ def parse_file(path: Path, workdir: Path) -> ParsedMessage:
         _skeleton(src, skel, spans)
         skel.seek(0)
         msg = email.message_from_binary_file(skel, policy=email.policy.compat32)
-    return parse_message(msg, workdir, spans)
+    return parse_message(msg, workdir, spans, known)
 
 
 def parse_bytes(raw: bytes, workdir: Path) -> ParsedMessage:
@@ -497,7 +529,7 @@ def parse_bytes(raw: bytes, workdir: Path) -> ParsedMessage:
     return parse_message(email.message_from_bytes(raw, policy=email.policy.compat32), workdir)
 
 
-def parse_message(msg: Message, workdir: Path, spans: _Spans | None = None) -> ParsedMessage:
+def parse_message(msg: Message, workdir: Path, spans: _Spans | None = None, known=None) -> ParsedMessage:
     workdir.mkdir(parents=True, exist_ok=True)
     out = ParsedMessage()
     raw: dict[str, list[str]] = {}
@@ -517,7 +549,7 @@ def parse_message(msg: Message, workdir: Path, spans: _Spans | None = None) -> P
     out.content_type = msg.get_content_type()
     if msg.defects:
         out.problems.extend(type(d).__name__ for d in msg.defects)
-    _walk(msg, out, _Writer(workdir, spans), 0, [0])
+    _walk(msg, out, _Writer(workdir, spans, known), 0, [0])
     return out
 
 

@@ -34,6 +34,7 @@ class Job:
     thumbs_dir: str | None = None
     limits: object = None
     seconds: float = 90.0                 # killed after this long (Limits.kill_seconds)
+    blobs_dir: str | None = None          # the store's blobs: attachments it keeps already are not written
     extra_emails: dict | None = None      # the roster's staff-tied addresses, sent when they changed
 
 
@@ -87,7 +88,7 @@ def _serve(conn, others, profile, roster, memory_bytes: int) -> None:
         if job.extra_emails is not None:
             roster.extra_emails = job.extra_emails
         result = judge_job(job.path, profile, roster, job.received, job.workdir, job.overrides,
-                           job.thumbs_dir, job.limits)
+                           job.thumbs_dir, job.limits, job.blobs_dir)
         retire = _rss() > ceiling
         conn.send((job.ident, result, retire))
         if retire:

@@ -66,7 +66,14 @@ class Store:
         except BaseException:
             self.db.conn.execute("ROLLBACK")
             raise
-        self.db.conn.execute("COMMIT")
+        try:
+            self.db.conn.execute("COMMIT")
+        except sqlite3.Error:
+            # a COMMIT refused (a full disk) leaves the transaction open: every later write would join
+            # it and be lost with it
+            with contextlib.suppress(sqlite3.Error):
+                self.db.conn.execute("ROLLBACK")
+            raise
 
     def _ins(self, table: str, row: dict) -> int:
         cols = ", ".join(f"[{k}]" for k in row)

@@ -17,13 +17,15 @@ from daemon.judging.pool import Job, Pool
 from daemon.judging.roster import Roster
 
 
-def fake_judge(path, profile, roster, received, workdir, overrides, thumbs_dir, limits):
+def fake_judge(path, profile, roster, received, workdir, overrides, thumbs_dir, limits, blobs_dir=None):
     """Does what the job's path says: ok, crash, hang, grow, term; answers with its pid and the
     roster's staff-tied addresses as the worker sees them."""
     if path == "crash":
         os.kill(os.getpid(), signal.SIGKILL)
     if path == "hang":
         time.sleep(600)
+    if path == "slow":
+        time.sleep(0.5)
     if path == "term":
         os.kill(os.getpid(), signal.SIGTERM)
     if path == "spawn-and-hang":
@@ -88,7 +90,9 @@ def test_a_crash_costs_only_its_job_and_the_worker_is_replaced(pool):
     assert [t.result()[0] for t in before + after] == ["ok"] * 5
     kind, reason, _ = crash.result()
     assert kind == "error" and "died" in reason and "signal 9" in reason
-    assert pool.started == 3 and len(pool.workers) == 2
+    # replaced when work needs it: two slow jobs at once run on two workers again
+    both = [pool.submit(job("slow", 20 + i)) for i in range(2)]
+    assert len({t.result()[1]["pid"] for t in both}) == 2 and len(pool.workers) == 2 and pool.started == 3
 
 
 def test_a_hang_is_killed_at_the_jobs_time_limit_with_what_it_started(pool, tmp_path):
