@@ -229,16 +229,18 @@ class Service:
         if self.store.find(f.uidvalidity, f.uid):
             f.path.unlink(missing_ok=True)
             return None
-        sha = f.sha256 or _sha256(f.path)
+        mid = header_text(f.message_id)[:MAX_ID_CHARS]
+        # the hash is needed now only to know a copy of a mail without a Message-ID; else the judging
+        # worker takes it (it reads the file anyway) and it is stored with the verdict
+        sha = f.sha256 or ("" if mid else _sha256(f.path))
         raw_dir = self.store.root / "raw" / dt.date.today().isoformat()
         raw_dir.mkdir(parents=True, exist_ok=True)
-        raw_path = raw_dir / f"{f.uidvalidity}-{f.uid}-{sha[:12]}.eml"
+        raw_path = raw_dir / (f"{f.uidvalidity}-{f.uid}-{sha[:12]}.eml" if sha else f"{f.uidvalidity}-{f.uid}.eml")
         shutil.move(str(f.path), raw_path)
         row = dict(uid=f.uid, uidvalidity=f.uidvalidity, folder=self.cfg.mailbox.folder, raw_path=raw_path,
                    raw_sha256=sha, size=f.size, received=now_iso())
         counts["new"] += 1
         try:
-            mid = header_text(f.message_id)[:MAX_ID_CHARS]
             dup = self.store.by_message_id(mid) if mid else self.store.by_sha(sha)
             row["received"] = (f.internaldate or dt.datetime.now().astimezone()).astimezone(self.profile.tz).isoformat()
             ident = self.store.add_received(**row, message_id=mid, duplicate_of=dup["id"] if dup else None)
@@ -285,12 +287,13 @@ class Service:
         thumbs, blobs = self.store.root / "thumbs", self.store.root / "blobs"
         if not pooled:
             return Judging(row["raw_path"], self.profile, self.roster, received=received, workdir=workdir,
-                           overrides=overrides, thumbs_dir=thumbs, limits=limits, blobs_dir=blobs), workdir
+                           overrides=overrides, thumbs_dir=thumbs, limits=limits, blobs_dir=blobs,
+                           hash_raw=not row.get("raw_sha256")), workdir
         if self.pool is None:
             self.pool = Pool(self.profile, self.roster, memory_bytes=limits.memory_bytes)
             self.depth = 2 * self.pool.size
         ticket = self.pool.submit(Job(ident, str(row["raw_path"]), received, str(workdir), overrides, str(thumbs),
-                                      limits, self.judge_seconds, str(blobs)))
+                                      limits, self.judge_seconds, str(blobs), not row.get("raw_sha256")))
         ticket.budget = budget
         self._reserved += budget
         return ticket, workdir
@@ -311,6 +314,8 @@ class Service:
                 raise OSError(errno.ENOSPC, f"no space left while judging message {ident}: {result[1]}")
             if result[0] == "ok":
                 _, verdict, headers = result
+                if headers.get("raw_sha256"):
+                    self.store.set_raw_sha(ident, headers["raw_sha256"])
                 # as record() stored it (raw 8-bit bytes as U+FFFD: SQLite refuses them as they come)
                 verdict.message_id = header_text(verdict.message_id)[:MAX_ID_CHARS]
                 self.store.save_verdict(ident, verdict, school_how=(overrides and "staff") or "")

@@ -41,7 +41,8 @@ class Fetched:
     size: int
     internaldate: dt.datetime | None    # aware; when the server received it
     message_id: str | None
-    sha256: str = ""                # of the raw bytes, when the source had them in hand anyway
+    sha256: str = ""                # of the raw bytes, when the source had them in hand anyway ("" for a
+                                    # large message: the judging worker takes it)
     sender: str = ""                # the From address as a key to keep one sender's mail in order
     watermark: int = 0              # every UID up to this one has been handed over (0: this uid)
 

@@ -309,7 +309,7 @@ class ImapSource:
         if self._c is None:                      # dropped by a file() between our yields
             raise EOFError("connection dropped")
         uid = planned.uid
-        sink = SpoolFile(self.spool, f"imap-{uidvalidity}-{uid}-")
+        sink = SpoolFile(self.spool, f"imap-{uidvalidity}-{uid}-", hashing=False)
         try:
             with streamed_literals(self._c._imap, sink):
                 resp = self._c.fetch([uid], ["BODY.PEEK[]", "INTERNALDATE", "RFC822.SIZE"])

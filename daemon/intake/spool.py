@@ -21,12 +21,15 @@ _LITERAL_SIZE = re.compile(rb"\{\d+\}$")
 
 
 class SpoolFile:
-    def __init__(self, spool: Path, prefix: str):
+    """`hashing=False`: no sha256 here (a large message's is taken by the judging worker, which reads
+    the file anyway: the daemon's loop is the one that must keep up with the download)."""
+
+    def __init__(self, spool: Path, prefix: str, hashing: bool = True):
         spool.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix=prefix, suffix=".eml", dir=spool)
         self.path = Path(name)
         self.fh = os.fdopen(fd, "wb")
-        self.sha = hashlib.sha256()
+        self.sha = hashlib.sha256() if hashing else None
         self.head = b""
         self.size = 0
         self.used = False
@@ -34,7 +37,8 @@ class SpoolFile:
     def write(self, data: bytes) -> None:
         self.used = True
         self.fh.write(data)
-        self.sha.update(data)
+        if self.sha is not None:
+            self.sha.update(data)
         if len(self.head) < HEAD_BYTES:
             self.head += data[:HEAD_BYTES - len(self.head)]
         self.size += len(data)
@@ -59,7 +63,7 @@ class SpoolFile:
 
     @property
     def sha256(self) -> str:
-        return self.sha.hexdigest()
+        return self.sha.hexdigest() if self.sha is not None else ""
 
 
 class _Streamed(bytes):

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from daemon.judging.inspect import Limits
 from daemon.judging.judge import judge_file
+from daemon.store.hashing import sha256_file
 from daemon.store.safefs import is_full
 
 
@@ -57,7 +58,8 @@ def known_in(blobs_dir):
     return known
 
 
-def judge_job(path, profile, roster, received, workdir, overrides, thumbs_dir, limits, blobs_dir=None) -> tuple:
+def judge_job(path, profile, roster, received, workdir, overrides, thumbs_dir, limits, blobs_dir=None,
+              hash_raw: bool = False) -> tuple:
     """Judge one message in this (judging) process: ("ok", verdict, headers), or ("full"|"error",
     reason, detail). Shared by the child per message below and by the pool's workers."""
     try:
@@ -67,7 +69,8 @@ def judge_job(path, profile, roster, received, workdir, overrides, thumbs_dir, l
         if thumbs_dir and workdir:
             _thumbnails(verdict, Path(thumbs_dir))
         return ("ok", verdict, {"reply-to": [msg.reply_to] if msg.reply_to else [],   # parsed before decoding
-                                "references": msg.headers.get("references", [])})
+                                "references": msg.headers.get("references", []),
+                                "raw_sha256": sha256_file(path) if hash_raw else ""})
     except BaseException as e:     # noqa: BLE001 - the parent records the reason
         kind = "full" if is_full(e) else "error"     # the disk's fault, not the message's
         return (kind, f"{type(e).__name__}: {e}", traceback.format_exc(limit=5))
@@ -94,12 +97,13 @@ def kill_group(proc) -> None:
             pass
 
 
-def _child(conn, path, profile, roster, received, workdir, overrides, thumbs_dir, limits, blobs_dir):
+def _child(conn, path, profile, roster, received, workdir, overrides, thumbs_dir, limits, blobs_dir, hash_raw):
     try:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.setpgid(0, 0)
         limit_memory(limits.memory_bytes)
-        conn.send(judge_job(path, profile, roster, received, workdir, overrides, thumbs_dir, limits, blobs_dir))
+        conn.send(judge_job(path, profile, roster, received, workdir, overrides, thumbs_dir, limits, blobs_dir,
+                            hash_raw))
     finally:
         conn.close()
 
@@ -108,14 +112,15 @@ class Judging:
     """One message being judged in its child."""
 
     def __init__(self, path, profile, roster, *, received=None, workdir=None, overrides=None,
-                 thumbs_dir=None, limits: Limits | None = None, blobs_dir=None):
+                 thumbs_dir=None, limits: Limits | None = None, blobs_dir=None, hash_raw: bool = False):
         ctx = multiprocessing.get_context("fork")
         self.conn, child = ctx.Pipe(duplex=False)
         self.proc = ctx.Process(target=_child, args=(child, str(path), profile, roster, received,
                                                      str(workdir) if workdir else None, overrides,
                                                      str(thumbs_dir) if thumbs_dir else None,
                                                      limits or Limits(),
-                                                     str(blobs_dir) if blobs_dir else None), daemon=True)
+                                                     str(blobs_dir) if blobs_dir else None, hash_raw),
+                                daemon=True)
         self.started = time.monotonic()
         self.proc.start()
         child.close()

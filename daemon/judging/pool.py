@@ -35,6 +35,7 @@ class Job:
     limits: object = None
     seconds: float = 90.0                 # killed after this long (Limits.kill_seconds)
     blobs_dir: str | None = None          # the store's blobs: attachments it keeps already are not written
+    hash_raw: bool = False                # take the raw mail's sha256 too (it was fetched without)
     extra_emails: dict | None = None      # the roster's staff-tied addresses, sent when they changed
 
 
@@ -88,7 +89,7 @@ def _serve(conn, others, profile, roster, memory_bytes: int) -> None:
         if job.extra_emails is not None:
             roster.extra_emails = job.extra_emails
         result = judge_job(job.path, profile, roster, job.received, job.workdir, job.overrides,
-                           job.thumbs_dir, job.limits, job.blobs_dir)
+                           job.thumbs_dir, job.limits, job.blobs_dir, job.hash_raw)
         retire = _rss() > ceiling
         conn.send((job.ident, result, retire))
         if retire:

@@ -129,6 +129,11 @@ class Store:
                "created_at": now_iso(), "updated_at": now_iso()}
         return self.db["messages"].insert(row).last_pk
 
+    def set_raw_sha(self, ident: int, sha: str) -> None:
+        """The raw mail's hash, taken by the judging worker for a mail fetched without it."""
+        self.db.execute("update messages set raw_sha256 = ? where id = ? and coalesce(raw_sha256, '') = ''",
+                        [sha, ident])
+
     def set_state(self, ident: int, state: str, **fields) -> None:
         assert state in STATES, state
         self.db["messages"].update(ident, {"state": state, "updated_at": now_iso(), **fields})

@@ -4,8 +4,11 @@ meanwhile is answered before that queue is done, while each sender's own mail is
 the order it came. The workers that judge are the daemon's pool (daemon/judging/pool.py)."""
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import sqlite3
+from pathlib import Path
 
 from tests.builders.config import write_config
 from tests.builders.files import make_slow_pdf
@@ -51,3 +54,10 @@ def test_a_small_report_is_answered_while_large_mail_is_still_judged(tmp_path, d
         mine = [o for o in order if o.startswith(f"<{sender.split('@')[0]}-")]
         assert mine == [f"<{sender.split('@')[0]}-{d}@x>" for d in days], order
     assert "Traceback" not in log and "quarantined" not in log
+    # large mail came in without its hash (the daemon's loop keeps up with the download): the workers
+    # took it, and every raw copy is the stored hash's bytes
+    db = sqlite3.connect(cfg.parent / "data" / "ribao.db")
+    kept = db.execute("select raw_path, raw_sha256 from messages").fetchall()
+    db.close()
+    assert len(kept) == n_large + 1
+    assert all(hashlib.sha256(Path(p).read_bytes()).hexdigest() == sha for p, sha in kept)

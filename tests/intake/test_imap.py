@@ -462,8 +462,7 @@ def big_mail(n: int, sender: str, mbytes: float = 2.5) -> bytes:
     return m.as_bytes(policy=m.policy.clone(linesep="\r\n"))
 
 
-def test_a_large_message_goes_to_disk_in_pieces_hashed_on_the_way(dovecot, source):
-    import hashlib
+def test_a_large_message_goes_to_disk_in_pieces(dovecot, source):
     import tracemalloc
     raw = big_mail(1, "Teacher <Big@School.cn>", mbytes=8)
     uid = dovecot.append(raw)
@@ -475,7 +474,7 @@ def test_a_large_message_goes_to_disk_in_pieces_hashed_on_the_way(dovecot, sourc
     finally:
         tracemalloc.stop()
     assert f.uid == uid and f.path.read_bytes() == raw and f.size == len(raw)
-    assert f.sha256 == hashlib.sha256(raw).hexdigest()
+    assert f.sha256 == ""              # the judging worker takes it (tests/daemon/test_load.py checks it)
     assert (f.message_id, f.sender) == ("<big1@example.test>", "big@school.cn")
     assert peak < 3 * 1024**2, f"{peak / 1024**2:.1f} MB held in memory for an {len(raw) / 1024**2:.0f} MB message"
     # the connection is still in step: the next command works

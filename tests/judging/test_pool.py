@@ -17,7 +17,7 @@ from daemon.judging.pool import Job, Pool
 from daemon.judging.roster import Roster
 
 
-def fake_judge(path, profile, roster, received, workdir, overrides, thumbs_dir, limits, blobs_dir=None):
+def fake_judge(path, profile, roster, received, workdir, overrides, thumbs_dir, limits, blobs_dir=None, hash_raw=False):
     """Does what the job's path says: ok, crash, hang, grow, term; answers with its pid and the
     roster's staff-tied addresses as the worker sees them."""
     if path == "crash":
