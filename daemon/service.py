@@ -10,8 +10,8 @@ going away stop a cycle. Judging starts only with the message's extraction budge
 storage disk, counting what the messages already being judged may still take.
 
 While the workers judge, this process fetches the next messages (small mail first, see
-daemon/intake/order.py) and lands the verdicts: a sender's mail in the order it came, senders side
-by side; the courier thread sends the replies as they are queued.
+daemon/intake/order.py) and lands the verdicts: a school's mail in the order it came (order_key),
+schools side by side; the courier thread sends the replies as they are queued.
 """
 from __future__ import annotations
 
@@ -90,7 +90,15 @@ class Service:
     def connect(self):
         if self.source is None:
             self.source = open_source(self.cfg.mailbox, self.store.root / "spool")
+            if hasattr(self.source, "order_key"):
+                self.source.order_key = self.order_key
         return self.source
+
+    def order_key(self, sender: str) -> str:
+        """What keeps mail in arrival order: the school a roster (or staff-tied) address belongs to, so
+        two teachers of one school are taken and answered in the order they wrote; else the address."""
+        school = self.roster.by_email(sender) if sender else None
+        return f"school:{school.name}" if school else sender
 
     def close(self) -> None:
         if self.source is not None:
@@ -117,7 +125,7 @@ class Service:
             self.store.set_mailbox_state(folder, uidvalidity=state.uidvalidity, last_uid=last_uid)
             self.resume(counts)
             if state.uidnext - 1 > last_uid:
-                pending: list = []       # (sender, ident, judging, workdir), in the order fetched
+                pending: list = []       # (order key, ident, judging, workdir), in the order fetched
                 self.courier = Courier(self.cfg.storage.path, self.transport, self.cfg.smtp.sender,
                                        self.cfg.replies.retry_seconds)
                 self.courier.start()
@@ -128,7 +136,7 @@ class Service:
                         last_uid = max(last_uid, fetched.watermark)   # never past mail not yet fetched
                         self.store.set_mailbox_state(folder, last_uid=last_uid)
                         if ident is not None and (launched := self._launch_guarded(ident, counts, pending)):
-                            pending.append((fetched.sender, *launched))
+                            pending.append((self.order_key(fetched.sender), *launched))
                         self._land_ready(pending, counts, wait=len(pending) > self.depth)
                         if self.stop():
                             break
@@ -157,9 +165,9 @@ class Service:
         return counts
 
     def _land_ready(self, pending: list, counts: dict, wait: bool = False) -> None:
-        """Land every judged message whose sender has no earlier message still being judged (so each
-        school's mail lands, and is answered, in the order it came); with `wait`, first wait until
-        at least one can."""
+        """Land every judged message with no earlier message of its school (order_key) still being
+        judged, so each school's mail lands, and is answered, in the order it came; with `wait`,
+        first wait until at least one can."""
         while True:
             blocked, ready = set(), []
             for entry in pending:

@@ -89,6 +89,7 @@ class ImapSource:
         self._changed = False                       # IDLE saw something since the last SELECT
         self._path: tuple[str, str] | None = None   # (namespace prefix, hierarchy delimiter), for file()
         self.hint = threading.Event()               # set from another thread (IDLE): new mail, look now
+        self.order_key = lambda sender: sender      # the daemon maps a sender to its school (fetch order)
 
     # ---- errors: one line, host:port or folder, and the fix; never the password -------------------------
     def _fail(self, msg: str, cls=MailboxError) -> MailboxError:
@@ -286,8 +287,8 @@ class ImapSource:
     def _plan(self, first: int) -> list[Planned]:
         """Size and sender of every message from UID `first` on, in one FETCH (From cut at 1 KB)."""
         items = self._uid_fetch(f"{first}:*", f"(RFC822.SIZE BODY.PEEK[HEADER.FIELDS (FROM)]<0.{FROM_BYTES}>)")
-        return [Planned(uid, int(item.get(b"RFC822.SIZE") or 0),
-                        sender_key(next((v for k, v in item.items() if k.upper().startswith(b"BODY[")), b"")))
+        return [Planned(uid, int(item.get(b"RFC822.SIZE") or 0), self.order_key(
+                    sender_key(next((v for k, v in item.items() if k.upper().startswith(b"BODY[")), b""))))
                 for uid, item in items.items() if uid >= first]   # "N:*" also names the top one
 
     def _arrived(self) -> bool:

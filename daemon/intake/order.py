@@ -3,8 +3,9 @@
 On the busiest day a poll may find 200 reports of 75 MB each; a school's two-line correction that
 arrives meanwhile should not wait behind all of them. So the source keeps a plan of the UIDs still to
 fetch (size and sender known from one cheap FETCH) and takes small messages first, in UID order, as
-long as no earlier message of the same sender is still waiting: each school's mail is still taken,
-judged and answered in the order it arrived. `watermark` is the highest UID below which everything
+long as no earlier message with the same key is still waiting. The daemon keys a sender by its school
+where the roster (or staff) ties the address to one, so each school's mail is still taken, judged and
+answered in the order it arrived. `watermark` is the highest UID below which everything
 has been handed over, which is what the daemon may store as its last UID: a crash never skips mail.
 """
 from __future__ import annotations
