@@ -70,6 +70,21 @@ def header_text(value) -> str:
     return " ".join(raw.decode("utf-8", "replace").split())
 
 
+HEAD_BYTES = 256 * 1024            # a header block is read from at most this much of a message
+
+
+def parse_head(data: bytes):
+    """The header block at the start of `data` (a message, or its first HEAD_BYTES), parsed alone:
+    the email package given a whole file feeds every body line through its parser, headers only or
+    not (a 150 MB mail: 6 million readline calls)."""
+    import email.parser
+    import email.policy
+    end = data.find(b"\r\n\r\n")
+    end = data.find(b"\n\n") if end < 0 else end
+    head = data if end < 0 else data[:end]
+    return email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head + b"\r\n\r\n")
+
+
 def message_id_of(head) -> str | None:
     """The Message-ID of a parsed header block (compat32, as BytesHeaderParser gives it), from the
     raw value so 8-bit bytes survive; None when there is none. Never raises on a hostile value."""

@@ -11,8 +11,6 @@ nothing: a quiet 20,000-message mailbox costs one NOOP per poll.
 """
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import imaplib
 import re
 import socket
@@ -26,7 +24,7 @@ from imapclient import IMAPClient
 from imapclient.response_parser import parse_fetch_response
 
 from daemon import __version__
-from daemon.intake import Fetched, FolderState, MailboxError, MailboxRefused, message_id_of
+from daemon.intake import Fetched, FolderState, MailboxError, MailboxRefused, message_id_of, parse_head
 from daemon.intake.order import FetchPlan, Planned, sender_key
 from daemon.intake.spool import SpoolFile, streamed_literals
 
@@ -70,12 +68,7 @@ def _from_header(head: bytes) -> bytes:
 def _message_id(header: bytes | None) -> str | None:
     """Message-ID from a header block (or a whole message), unfolded, raw 8-bit bytes kept (see
     message_id_of); None when there is none."""
-    if not header:
-        return None
-    end = header.find(b"\r\n\r\n")
-    end = header.find(b"\n\n") if end < 0 else end
-    head = header if end < 0 else header[:end]
-    return message_id_of(email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head + b"\r\n\r\n"))
+    return message_id_of(parse_head(header)) if header else None
 
 
 class ImapSource:

@@ -4,7 +4,6 @@ the way Dovecot keeps dovecot-uidlist; folders are Maildir++ sub-folders."""
 from __future__ import annotations
 
 import datetime as dt
-import email.parser
 import json
 import mailbox
 import os
@@ -12,7 +11,7 @@ import shutil
 import time
 from pathlib import Path
 
-from daemon.intake import Fetched, FolderState, MailboxError, message_id_of
+from daemon.intake import HEAD_BYTES, Fetched, FolderState, MailboxError, message_id_of, parse_head
 from daemon.intake.order import sender_key
 
 
@@ -67,13 +66,13 @@ class MaildirSource:
             if uid <= last_uid:
                 continue
             try:
-                src = Path(md._path) / md._lookup(key)      # the file itself: copied, never parsed whole
+                src = Path(md._path) / md._lookup(key)      # the file itself: copied; only its head is parsed
             except KeyError:
                 continue
             target = self.spool / f"md-{self.uids['uidvalidity']}-{uid}.eml"
             shutil.copyfile(src, target)
             with open(target, "rb") as fh:
-                head = email.parser.BytesHeaderParser().parse(fh)
+                head = parse_head(fh.read(HEAD_BYTES))
             mtime = dt.datetime.fromtimestamp(src.stat().st_mtime).astimezone()
             yield Fetched(uid=uid, uidvalidity=self.uids["uidvalidity"], path=target, size=target.stat().st_size,
                           internaldate=mtime, message_id=message_id_of(head), sender=sender_key(str(head.get("from") or "").encode("utf-8", "replace")))
@@ -84,7 +83,7 @@ class MaildirSource:
         for key, uid in self.uids.get("keys", {}).items():
             try:
                 with md.get_file(key) as fh:
-                    head = email.parser.BytesHeaderParser().parse(fh)
+                    head = parse_head(fh.read(HEAD_BYTES))
                 out[uid] = message_id_of(head) or ""
             except KeyError:
                 continue
