@@ -10,6 +10,7 @@ what order answers land (daemon/service.py).
 """
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 
 from daemon.judging.isolate import death, judge_job, kill_group, limit_memory
 
+log = logging.getLogger("ribao")
 RSS_GROWTH = 96 * 1024**2       # a worker whose RSS grew this much past its start is replaced after the job
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -187,13 +189,18 @@ class Pool:
                 except (EOFError, OSError):
                     w.proc.join(1)
                     t.outcome = death(w.proc.exitcode)
+                    log.warning("judging worker %s ended while judging message %s (%s): replaced",
+                                w.proc.pid, t.job.ident, t.outcome[1])
                     self._retire(w, kill=True)
                     continue
                 t.outcome, w.ticket = result, None
                 if retire:
+                    log.info("judging worker %s grew by more than %d MB: replaced", w.proc.pid, RSS_GROWTH >> 20)
                     self._retire(w)
             elif time.monotonic() >= t.started + t.job.seconds:
                 t.outcome = ("error", f"judging took longer than {t.job.seconds:.0f} s; stopped", "")
+                log.warning("judging worker %s stopped: message %s took longer than %.0f s; replaced",
+                            w.proc.pid, t.job.ident, t.job.seconds)
                 self._retire(w, kill=True)
         self._dispatch()
 

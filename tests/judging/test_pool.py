@@ -83,13 +83,14 @@ def test_workers_live_across_jobs(pool):
     assert os.getpid() not in pids
 
 
-def test_a_crash_costs_only_its_job_and_the_worker_is_replaced(pool):
+def test_a_crash_costs_only_its_job_and_the_worker_is_replaced(pool, caplog):
     before = [pool.submit(job("ok", i)) for i in range(2)]
     crash = pool.submit(job("crash", 9))
     after = [pool.submit(job("ok", 10 + i)) for i in range(3)]
     assert [t.result()[0] for t in before + after] == ["ok"] * 5
     kind, reason, _ = crash.result()
     assert kind == "error" and "died" in reason and "signal 9" in reason
+    assert "ended while judging message 9" in caplog.text and "replaced" in caplog.text     # ops see it
     # replaced when work needs it: two slow jobs at once run on two workers again
     both = [pool.submit(job("slow", 20 + i)) for i in range(2)]
     assert len({t.result()[1]["pid"] for t in both}) == 2 and len(pool.workers) == 2 and pool.started == 3
