@@ -79,7 +79,7 @@ class Service:
         self.keep_workers = False           # `ribao run` keeps them between polls; else each poll stops them
         self.depth = 0                      # messages fetched ahead of the one landing next (set with the pool)
         self.progress = time.monotonic()   # last step forward; the systemd watchdog reads it
-        self._reserved = 0                 # extraction budgets of the messages being judged
+        self._reserved: dict[int, int] = {}   # message → extraction budget, while the pool judges it
         self.courier: Courier | None = None   # sends replies while a poll with new mail goes on
         _warm_imports()
         if recover:
@@ -176,7 +176,7 @@ class Service:
                 blocked.add(entry[0])
             if ready or not wait or not pending:
                 break
-            self._wait_any(pending)
+            self.pool.service()          # until some message is judged (the oldest can always land)
         for entry in ready:
             pending.remove(entry)
             self._land_guarded(*entry[1:], counts)
@@ -194,12 +194,6 @@ class Service:
         if first is not None:
             raise first
 
-    def _wait_any(self, pending: list) -> None:
-        """Until some message in `pending` is judged (the oldest one always can land once it is)."""
-        if self.pool is not None:
-            self.pool.service()
-        else:
-            pending[0][2].wait(self.judge_seconds)
 
     def close_pool(self) -> None:
         if self.pool is not None:
@@ -283,7 +277,7 @@ class Service:
         the message's budget, counting what the messages already being judged may still take: then
         nothing is started or counted."""
         row = self.store.get(ident)
-        budget, free = self.budget(row), _free_bytes(self.store.root) - self._reserved
+        budget, free = self.budget(row), _free_bytes(self.store.root) - sum(self._reserved.values())
         if free < budget:
             raise NoRoom(f"message {ident} ({_mb(row.get('size') or 0)}) waits for disk space: judging it needs "
                          f"{_mb(budget)} free in {self.store.root}, {_mb(free)} are; it is judged once there is room")
@@ -302,8 +296,7 @@ class Service:
             self.depth = 2 * self.pool.size
         ticket = self.pool.submit(Job(ident, str(row["raw_path"]), received, str(workdir), overrides, str(thumbs),
                                       limits, self.judge_seconds, str(blobs), not row.get("raw_sha256")))
-        ticket.budget = budget
-        self._reserved += budget
+        self._reserved[ident] = budget
         return ticket, workdir
 
     def _land(self, ident: int, judging: Judging, workdir: Path, counts: dict | None = None,
@@ -342,8 +335,7 @@ class Service:
                                              add=0 if counted else 1)
             raise
         finally:
-            self._reserved -= getattr(judging, "budget", 0)
-            judging.budget = 0
+            self._reserved.pop(ident, None)
             shutil.rmtree(workdir, ignore_errors=True)
         if finish:
             self.finish(ident)

@@ -85,6 +85,17 @@ def parse_head(data: bytes):
     return email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(head + b"\r\n\r\n")
 
 
+def head_facts(data: bytes) -> tuple[str | None, str]:
+    """(Message-ID, sender key) from the start of a message: its header block parsed once."""
+    from daemon.intake.order import sender_key
+    head = parse_head(data)
+    try:
+        sender = str(head.get("from") or "")
+    except Exception:        # noqa: BLE001 - a header the parser mangled: no key, not a crash
+        sender = ""
+    return message_id_of(head), sender_key(sender.encode("utf-8", "replace"))
+
+
 def message_id_of(head) -> str | None:
     """The Message-ID of a parsed header block (compat32, as BytesHeaderParser gives it), from the
     raw value so 8-bit bytes survive; None when there is none. Never raises on a hostile value."""

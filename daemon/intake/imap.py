@@ -24,7 +24,7 @@ from imapclient import IMAPClient
 from imapclient.response_parser import parse_fetch_response
 
 from daemon import __version__
-from daemon.intake import Fetched, FolderState, MailboxError, MailboxRefused, message_id_of, parse_head
+from daemon.intake import Fetched, FolderState, MailboxError, MailboxRefused, head_facts, message_id_of, parse_head
 from daemon.intake.order import FetchPlan, Planned, sender_key
 from daemon.intake.spool import SpoolFile, streamed_literals
 
@@ -57,12 +57,6 @@ def _soft(call, *args) -> bool:
         raise
     except _NO:
         return False
-
-
-def _from_header(head: bytes) -> bytes:
-    """The raw From: field of a header block (unfolded enough to find an address in), or b""."""
-    m = re.search(rb"(?im)^from:[ \t]*(.*(?:\r?\n[ \t].*)*)", head.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0])
-    return m.group(1) if m else b""
 
 
 def _message_id(header: bytes | None) -> str | None:
@@ -194,11 +188,7 @@ class ImapSource:
         """One NOOP; True when the server announced nothing that could move UIDNEXT or UIDVALIDITY."""
         if self._changed or time.monotonic() - self._selected_at > RESYNC_SECONDS:
             return False
-        self._c.noop()
-        pending = self._c._imap.untagged_responses
-        news = any(k in pending for k in _NEWS)
-        pending.clear()                          # also unsolicited FETCH (flag changes): not ours to keep
-        return not news
+        return not self._arrived()
 
     def _uid_fetch(self, uids: str, items: str) -> dict:
         """UID FETCH of a range such as "5:*" in one command (imapclient's fetch() takes only UID lists)."""
@@ -289,14 +279,14 @@ class ImapSource:
         self._c.noop()
         pending = self._c._imap.untagged_responses
         news = any(k in pending for k in _NEWS)
-        pending.clear()
+        pending.clear()                          # also unsolicited FETCH (flag changes): not ours to keep
         self._changed = self._changed or news     # the next select() SELECTs afresh
         return news
 
     def _fetched(self, uid: int, uidvalidity: int, item: dict, spooled: SpoolFile) -> Fetched:
+        mid, sender = head_facts(spooled.head)
         return Fetched(uid=uid, uidvalidity=uidvalidity, path=spooled.path, size=item.get(b"RFC822.SIZE", spooled.size),
-                       internaldate=item.get(b"INTERNALDATE"), message_id=_message_id(spooled.head),
-                       sha256=spooled.sha256, sender=sender_key(_from_header(spooled.head)))
+                       internaldate=item.get(b"INTERNALDATE"), message_id=mid, sha256=spooled.sha256, sender=sender)
 
     def _fetch_streamed(self, planned: Planned, uidvalidity: int) -> dict[int, Fetched]:
         """One large message, straight from the socket to the spool."""

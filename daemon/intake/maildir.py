@@ -11,8 +11,7 @@ import shutil
 import time
 from pathlib import Path
 
-from daemon.intake import HEAD_BYTES, Fetched, FolderState, MailboxError, message_id_of, parse_head
-from daemon.intake.order import sender_key
+from daemon.intake import HEAD_BYTES, Fetched, FolderState, MailboxError, head_facts, message_id_of, parse_head
 
 
 class MaildirSource:
@@ -72,10 +71,10 @@ class MaildirSource:
             target = self.spool / f"md-{self.uids['uidvalidity']}-{uid}.eml"
             shutil.copyfile(src, target)
             with open(target, "rb") as fh:
-                head = parse_head(fh.read(HEAD_BYTES))
+                mid, sender = head_facts(fh.read(HEAD_BYTES))
             mtime = dt.datetime.fromtimestamp(src.stat().st_mtime).astimezone()
             yield Fetched(uid=uid, uidvalidity=self.uids["uidvalidity"], path=target, size=target.stat().st_size,
-                          internaldate=mtime, message_id=message_id_of(head), sender=sender_key(str(head.get("from") or "").encode("utf-8", "replace")))
+                          internaldate=mtime, message_id=mid, sender=sender)
 
     def uid_message_ids(self) -> dict[int, str]:
         md = self._open()

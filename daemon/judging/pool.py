@@ -49,7 +49,6 @@ class Ticket:
     pool: "Pool"
     started: float | None = None          # when a worker took it
     outcome: tuple | None = None
-    budget: int = 0                       # the disk the daemon set aside for it (daemon/service.py)
 
     @property
     def done(self) -> bool:
