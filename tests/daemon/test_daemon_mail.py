@@ -176,8 +176,12 @@ def test_kill_9_mid_batch_then_restart_judges_each_once(setup, tmp_path):
     time.sleep(0.5)
     rcpts = [m.rcpt_tos[0] for m in smtp.messages]
     assert len(rcpts) == len(set(rcpts))      # nobody answered twice
-    sent = db(cfg).execute("select count(*) from outbox where state = 'sent'").fetchone()[0]
-    assert sent == len(rcpts)
+    # replies now go out while the poll judges (the courier), so a kill can fall between the SMTP
+    # server's "250" and the row's `sent`: that row is `uncertain` and never sent again (the README's
+    # guarantee). Every reply delivered is recorded as sent or uncertain; every `sent` one was delivered.
+    states = dict(db(cfg).execute("select state, count(*) from outbox where state in ('sent', 'uncertain') "
+                                  "group by state").fetchall())
+    assert states.get("sent", 0) <= len(rcpts) <= states.get("sent", 0) + states.get("uncertain", 0)
 
 
 def test_sigterm_stops_cleanly(setup):
