@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from daemon.intake import HEAD_BYTES, Fetched, FolderState, MailboxError, head_facts, message_id_of, parse_head
+from daemon.store import pagecache
 
 
 class MaildirSource:
@@ -70,6 +71,7 @@ class MaildirSource:
                 continue
             target = self.spool / f"md-{self.uids['uidvalidity']}-{uid}.eml"
             shutil.copyfile(src, target)
+            pagecache.drop(target)            # nothing is clean yet: this starts its writeback
             with open(target, "rb") as fh:
                 mid, sender = head_facts(fh.read(HEAD_BYTES))
             mtime = dt.datetime.fromtimestamp(src.stat().st_mtime).astimezone()

@@ -14,6 +14,8 @@ import re
 import tempfile
 from pathlib import Path
 
+from daemon.store import pagecache
+
 PIECE = 1 << 20
 HEAD_BYTES = 256 * 1024        # what is kept in memory to read Message-ID and From from
 STREAM_MIN = 64 * 1024         # literals smaller than this are read as imaplib reads them
@@ -54,6 +56,8 @@ class SpoolFile:
             left -= len(piece)
 
     def close(self) -> None:
+        self.fh.flush()
+        pagecache.write_back(self.fh.fileno())    # on its way to disk while it is judged
         self.fh.close()
 
     def discard(self) -> None:

@@ -37,6 +37,7 @@ import pybase64
 
 from daemon.judging.inspect.charset import decode_text
 from daemon.model import Attachment
+from daemon.store import pagecache
 from daemon.store.safefs import safe_name
 
 MAX_PARTS = 2000
@@ -416,6 +417,8 @@ class _Writer:
                 path = self._path(name)
                 with open(path, "wb") as fh:
                     fh.writelines(held)
+                    fh.flush()
+                    pagecache.write_back(fh.fileno())
                 return Attachment(name=name, path=path, size=size, content_type=ctype, sha256=sha.hexdigest())
         path, sha, size = self._path(name), hashlib.sha256(), 0
         with open(path, "wb") as fh:
@@ -425,6 +428,8 @@ class _Writer:
                 fh.write(data)
                 size += len(data)
             self.spans.decode(span, sink)
+            fh.flush()
+            pagecache.write_back(fh.fileno())
         return Attachment(name=name, path=path, size=size, content_type=ctype, sha256=sha.hexdigest())
 
 

@@ -50,3 +50,24 @@ def test_without_a_store_everything_is_written(tmp_path):
     (tmp_path / "m.eml").write_bytes(mail({"a.bin": data}))
     (att,) = parse.parse_file(tmp_path / "m.eml", tmp_path / "w").attachments
     assert att.path.parent == tmp_path / "w" and att.path.read_bytes() == data
+
+
+def test_a_judged_mail_leaves_the_page_cache(tmp_path, roster_path):
+    """What the pool's workers run for each message: once judged, its raw mail (and the attachments it
+    wrote, once on disk) no longer sit in memory (daemon/store/pagecache.py)."""
+    from daemon import profile as profiles
+    from daemon.judging import roster as rosters
+    from daemon.judging.inspect import Limits
+    from daemon.judging.isolate import judge_job
+    from tests.store.test_pagecache import resident
+
+    raw, data = tmp_path / "m.eml", mail({"a.bin": os.urandom(3_000_000)})
+    with open(raw, "wb") as fh:
+        fh.write(data)
+        os.fsync(fh.fileno())
+    assert resident(raw) > 0
+    result = judge_job(raw, profiles.load("xiamen-2023"), rosters.load(roster_path), None, tmp_path / "work", None,
+                       None, Limits(), tmp_path / "blobs", True)
+    assert result[0] == "ok", result
+    assert resident(raw) == 0
+    assert result[2]["raw_sha256"] == hashlib.sha256(data).hexdigest()
