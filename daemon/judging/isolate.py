@@ -11,6 +11,9 @@ every process it started.
 """
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import multiprocessing
 import os
 import resource
@@ -38,6 +41,9 @@ def _thumbnails(verdict, thumbs_dir) -> None:
             pass
 
 
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3     # glibc's mallopt parameters
+
+
 def limit_memory(nbytes: int) -> None:
     """RLIMIT_AS of this process (never raised above what it already has)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
@@ -45,6 +51,17 @@ def limit_memory(nbytes: int) -> None:
         nbytes = min(nbytes, hard)
     if soft == resource.RLIM_INFINITY or nbytes < soft:
         resource.setrlimit(resource.RLIMIT_AS, (nbytes, hard))
+
+
+def reuse_freed_memory() -> None:
+    """Have glibc keep the megabyte buffers a judging process frees and hand them out again, instead of
+    returning them to the kernel and faulting fresh pages in for the next block: on the test VM that
+    was 1.9 s of system time per 1.35 GB judged, 1.0 s after (peak RSS the same, 50 MB). Buffers up to
+    8 MB come from the heap; the heap gives back what is free past 64 MB. Elsewhere than glibc: nothing."""
+    with contextlib.suppress(OSError, AttributeError):
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or None).mallopt
+        mallopt(_M_MMAP_THRESHOLD, 8 << 20)
+        mallopt(_M_TRIM_THRESHOLD, 64 << 20)
 
 
 def known_in(blobs_dir):
@@ -107,6 +124,7 @@ def _child(conn, path, profile, roster, received, workdir, overrides, thumbs_dir
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.setpgid(0, 0)
         limit_memory(limits.memory_bytes)
+        reuse_freed_memory()
         conn.send(judge_job(path, profile, roster, received, workdir, overrides, thumbs_dir, limits, blobs_dir,
                             hash_raw))
     finally:

@@ -19,7 +19,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from daemon.judging.isolate import death, judge_job, kill_group, limit_memory
+from daemon.judging.isolate import death, judge_job, kill_group, limit_memory, reuse_freed_memory
 
 log = logging.getLogger("ribao")
 RSS_GROWTH = 96 * 1024**2       # a worker whose RSS grew this much past its start is replaced after the job
@@ -79,6 +79,7 @@ def _serve(conn, others, profile, roster, memory_bytes: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)     # the terminal's ^C is the daemon's to handle
     os.setpgid(0, 0)
     limit_memory(memory_bytes)
+    reuse_freed_memory()
     ceiling = _rss() + RSS_GROWTH
     while True:
         try:

@@ -8,7 +8,6 @@ import mmap
 import os
 
 from daemon.store import pagecache
-from tests.judging.test_known_files import mail
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mmap.restype = ctypes.c_void_p
