@@ -83,10 +83,10 @@ def judge_job(path, profile, roster, received, workdir, overrides, thumbs_dir, l
     try:
         verdict, msg = judge_file(Path(path), profile, roster, received=received, limits=limits,
                                   workdir=Path(workdir) if workdir else None, overrides=overrides,
-                                  known=known_in(blobs_dir))
+                                  known=known_in(blobs_dir), hash_raw=hash_raw)
         if thumbs_dir and workdir:
             _thumbnails(verdict, Path(thumbs_dir))
-        raw_sha = sha256_file(path) if hash_raw else ""
+        raw_sha = (msg.raw_sha256 or sha256_file(path)) if hash_raw else ""
         files = [m for m in verdict.items if m.path]
         pagecache.judged([path, *(m.path for m in files)],
                          [path, *(Path(blobs_dir) / m.sha256[:2] / m.sha256 for m in files if blobs_dir and m.sha256)])

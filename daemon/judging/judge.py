@@ -218,21 +218,22 @@ def _by_content(profile: Profile, j: Judgement) -> list[Deliverable]:
 
 def judge_file(path: Path, profile: Profile, roster: Roster, *, received: dt.datetime | None = None,
                workdir: Path | None = None, limits: Limits | None = None,
-               overrides: dict | None = None, known=None) -> tuple[Verdict, ParsedMessage]:
+               overrides: dict | None = None, known=None, hash_raw: bool = False) -> tuple[Verdict, ParsedMessage]:
     """Judge the message in `path`. Attachments are written under `workdir` (a temporary
     folder when None, removed afterwards; then the verdict's materials lose their paths).
 
     `overrides` carries a staff correction: {"school", "date", "deliverable"} win over what the
     mail itself says. `known` (sha256 → a kept file or None) spares writing attachments the store
-    already has (daemon/judging/parse.py, _Writer)."""
+    already has (daemon/judging/parse.py, _Writer); `hash_raw` has the file's sha256 taken on the
+    same read (ParsedMessage.raw_sha256)."""
     if workdir is None:
         with tempfile.TemporaryDirectory(prefix="ribao-") as tmp:
             verdict, msg = judge_file(path, profile, roster, received=received, workdir=Path(tmp),
-                                      limits=limits, overrides=overrides)
+                                      limits=limits, overrides=overrides, hash_raw=hash_raw)
             for m in verdict.items:
                 m.path = None
             return verdict, msg
-    msg = parse_file(path, workdir / "parts", known)
+    msg = parse_file(path, workdir / "parts", known, hash_raw)
     ctx = Context(profile=profile, workdir=workdir / "unpacked", limits=limits or Limits())
     ctx.workdir.mkdir(parents=True, exist_ok=True)
     when = _received(msg, received, profile)

@@ -23,6 +23,7 @@ import email
 import email.policy
 import hashlib
 import html
+import os
 import re
 import tempfile
 import uuid
@@ -68,6 +69,7 @@ class ParsedMessage:
     html_only: bool = False
     attachments: list[Attachment] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # what the parser had to put up with
+    raw_sha256: str = ""             # the whole file's, when parse_file was asked for it
 
     def header(self, name: str) -> str:
         vals = self.headers.get(name.lower())
@@ -198,12 +200,27 @@ def _is_attachment(part: Message) -> bool:
 
 
 class _Spans:
-    """The long base64 runs cut out of a mail by `_skeleton`: token → (start, end) in `path`."""
+    """The long base64 runs cut out of a mail by `_skeleton`: token → (start, end) in `path`. Given a
+    work folder, the skeleton also decodes each run as it reads it (`ready`, see _Run), so a part's
+    file is not read and decoded a second time."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, workdir: Path | None = None, known=None):
         self.path = path
         self.prefix = f"ribao-span-{uuid.uuid4().hex}-"
         self.ranges: dict[str, tuple[int, int]] = {}
+        self.workdir, self.known = workdir, known
+        self.ready: dict[tuple[int, int], _Decoded] = {}
+
+    def run(self) -> _Run | None:
+        """A decoder for the run the skeleton is in, when decoding on the way is wanted."""
+        return _Run(self.workdir / f".run-{len(self.ranges)}-{uuid.uuid4().hex[:8]}") if self.workdir else None
+
+    def discard(self) -> None:
+        """Remove what was decoded for runs no part took as its body (a token put back as text)."""
+        for done in self.ready.values():
+            if done.path and not done.kept:
+                done.path.unlink(missing_ok=True)
+        self.ready.clear()
 
     def claim(self, part: Message) -> tuple[int, int] | None:
         """The range to decode when the part's whole body is one base64 run; otherwise any
@@ -225,35 +242,137 @@ class _Spans:
         return text.replace("\r\n", "\n").replace("\r", "\n")     # as the parser's universal newlines did
 
     def decode(self, span: tuple[int, int], sink) -> None:
-        """Base64 from the file's byte range to sink(bytes), a block at a time: the bytes the standard
-        library's decoder gives for the whole run (email's decode_b: line ends and any '=' not
-        completing a group ignored, stops at the first padding that does), except that a last group
-        of one character is dropped and one of two or three is decoded as if padded."""
+        """Base64 from the file's byte range to sink(bytes), a block at a time (see _B64Stream)."""
         pos, end = span
-        carry = b""
+        stream = _B64Stream(sink)
         with open(self.path, "rb") as fh:
-            while pos < end:
-                fh.seek(pos)
+            fh.seek(pos)
+            while pos < end and not stream.done:
                 chunk = fh.read(min(_BLOCK, end - pos))
                 if not chunk:
                     break
-                if not carry:    # whole lines before any '=': pybase64 skips the line ends itself
-                    eq = chunk.find(b"=")
-                    lines = chunk.rfind(b"\n", 0, eq if eq >= 0 else len(chunk)) + 1
-                    try:
-                        out = pybase64.b64decode(memoryview(chunk)[:lines], validate=False) if lines else None
-                    except binascii.Error:          # lines not of whole 4-letter groups
-                        out = None
-                    if out is not None:
-                        sink(out)
-                        pos += lines
-                        continue
+                stream.feed(chunk)
                 pos += len(chunk)
-                carry = _b64_block(carry + chunk.translate(None, _NOT_B64), sink)
-                if carry is None:
-                    return
-        if len(carry) - carry.count(b"=") >= 2:
-            sink(binascii.a2b_base64(carry + b"=="))
+        stream.close()
+
+
+class _B64Stream:
+    """Base64 text → sink(bytes) as it comes, in pieces of any size: the bytes the standard library's
+    decoder gives for the whole text (email's decode_b: line ends and any '=' not completing a group
+    ignored, stops at the first padding that does), except that a last group of one character is
+    dropped and one of two or three is decoded as if padded. Whole lines before any '=' go through
+    pybase64 (SIMD), which skips the line ends itself; the rest through _b64_block."""
+
+    def __init__(self, sink):
+        self.sink = sink
+        self.carry = b""          # letters of a group not yet whole (the general path)
+        self.pending = b""        # the start of a line not yet ended (the fast path)
+        self.done = False         # a padding ended the base64: the rest is ignored
+
+    @property
+    def clean(self) -> bool:
+        """Nothing held back: decoded whole lines may go straight to the sink."""
+        return not (self.carry or self.pending or self.done)
+
+    def feed(self, data: bytes, end: int | None = None) -> None:
+        """Decode data[:end] (all of it by default) after what came before."""
+        end, start = len(data) if end is None else end, 0
+        if self.pending and not self.done:
+            nl = data.find(b"\n", 0, end)
+            if nl < 0 and len(self.pending) + end < _BLOCK:
+                self.pending += data[:end]
+                return
+            start = end if nl < 0 else nl + 1            # the held line, completed, on its own
+            line, self.pending = self.pending + data[:start], b""
+            self._feed(line, 0, len(line))
+        self._feed(data, start, end)
+
+    def _feed(self, data: bytes, start: int, end: int) -> None:
+        if self.done or start >= end:
+            return
+        if not self.carry:
+            eq = data.find(b"=", start, end)
+            lines = data.rfind(b"\n", start, eq if eq >= 0 else end) + 1    # ≤ start: no whole line
+            whole, decoded = lines > start, False
+            if whole:
+                try:
+                    self.sink(pybase64.b64decode(memoryview(data)[start:lines], validate=False))
+                    start, decoded = lines, True
+                except binascii.Error:      # lines not of whole 4-letter groups
+                    pass
+            if eq < 0 and (decoded or not whole) and end - start < _BLOCK:
+                self.pending = data[start:end]     # a line not ended yet: waits for the rest
+                return
+        self._general(data[start:end])
+
+    def _general(self, data: bytes) -> None:
+        carry = _b64_block(self.carry + data.translate(None, _NOT_B64), self.sink)
+        self.done, self.carry = carry is None, carry or b""
+
+    def close(self) -> None:
+        if self.pending and not self.done:
+            pending, self.pending = self.pending, b""
+            self._general(pending)
+        if not self.done and len(self.carry) - self.carry.count(b"=") >= 2:
+            self.sink(binascii.a2b_base64(self.carry + b"=="))
+        self.done, self.carry = True, b""
+
+
+@dataclass
+class _Decoded:
+    """A run decoded on the way: its hash and size, and where its bytes are (`kept`: the store's file
+    with those bytes, nothing written)."""
+    sha256: str
+    size: int
+    path: Path | None
+    kept: bool = False
+
+
+class _Run:
+    """The decoded bytes of one long base64 run, taken while the skeleton reads it: hashed on the way,
+    held up to _Writer.HOLD_BYTES and written only once known to be new (a larger run is written as it
+    comes, and removed when the store turns out to have it)."""
+
+    def __init__(self, path: Path):
+        self.path, self.stream = path, _B64Stream(self.add)
+        self.sha, self.size, self.held, self.fh = hashlib.sha256(), 0, [], None
+
+    def feed(self, text: bytes, end: int | None = None) -> None:
+        self.stream.feed(text, end)
+
+    def add(self, data: bytes) -> None:
+        self.sha.update(data)
+        self.size += len(data)
+        if self.fh is None and self.size <= _Writer.HOLD_BYTES:
+            self.held.append(data)
+            return
+        if self.fh is None:
+            self.fh = open(self.path, "wb")
+            self.fh.writelines(self.held)
+            self.held = []
+        self.fh.write(data)
+
+    def finish(self, known) -> _Decoded:
+        self.stream.close()
+        sha = self.sha.hexdigest()
+        kept = known(sha) if known else None
+        if kept:
+            self.discard()
+            return _Decoded(sha, self.size, Path(kept), kept=True)
+        if self.fh is None:
+            self.fh = open(self.path, "wb")
+            self.fh.writelines(self.held)
+            self.held = []
+        self.fh.flush()
+        pagecache.write_back(self.fh.fileno())
+        self.fh.close()
+        return _Decoded(sha, self.size, self.path)
+
+    def discard(self) -> None:
+        self.held = []
+        if self.fh is not None:
+            self.fh.close()
+            self.path.unlink(missing_ok=True)
 
 
 def _b64_block(data: bytes, sink) -> bytes | None:
@@ -278,54 +397,93 @@ def _b64_block(data: bytes, sink) -> bytes | None:
     return rest[cut:]
 
 
-def _whole_lines(block: bytes) -> int:
-    """How many bytes at the start of block are whole base64 lines of one width and one line ending
-    (the inside of any attachment), by C-speed tests; 0 when that is not so (the regex decides).
-    It never says more than _B64_LINES.match would: each line is [A-Za-z0-9+/=]+ then \\r?\\n."""
+def _line_grid(block: bytes) -> tuple[int, int, bytes]:
+    """(cut, width, eol): block[:cut] is lines of one width (line end included) and one line ending;
+    cut is 0 when it is not."""
     width = block.find(b"\n") + 1                # the first line, its ending included
     cut = block.rfind(b"\n") + 1
     crlf = width >= 2 and block[width - 2:width] == b"\r\n"
     eol = b"\r\n" if crlf else b"\n"
     if width <= len(eol) or cut % width:
-        return 0
+        return 0, width, eol
     lines = cut // width
     if block[width - 1:cut:width] != b"\n" * lines or (crlf and block[width - 2:cut:width] != b"\r" * lines):
+        return 0, width, eol
+    return cut, width, eol
+
+
+def _whole_lines(block: bytes) -> int:
+    """How many bytes at the start of block are whole base64 lines of one width and one line ending
+    (the inside of any attachment), by C-speed tests; 0 when that is not so (the regex decides).
+    It never says more than _B64_LINES.match would: each line is [A-Za-z0-9+/=]+ then \\r?\\n."""
+    cut, width, eol = _line_grid(block)
+    if not cut:
         return 0
     rest = block.translate(None, _ALPHABET)      # the line ends, and what else is no base64
-    if rest[:rest.rfind(b"\n") + 1] != eol * lines:
+    if rest[:rest.rfind(b"\n") + 1] != eol * (cut // width):
         return 0
     return cut
 
 
-def _skeleton(src, dst, spans: _Spans) -> None:
+def _decoded_lines(block: bytes) -> tuple[int, bytes | None]:
+    """_whole_lines and their decoded bytes in one pass, for the common case (no '=', lines of whole
+    4-letter groups): pybase64 skips every byte that is no base64, so the bytes out are exactly 3/4
+    of the letters only when every byte but the line ends is one. (0, None) when not sure."""
+    cut, width, eol = _line_grid(block)
+    letters = cut // width * (width - len(eol)) if cut else 0
+    if not cut or letters % 4 or block.find(b"=", 0, cut) >= 0:
+        return 0, None
+    try:
+        out = pybase64.b64decode(memoryview(block)[:cut], validate=False)
+    except binascii.Error:
+        return 0, None
+    return (cut, out) if len(out) == letters // 4 * 3 else (0, None)
+
+
+def _skeleton(src, dst, spans: _Spans, raw_sha=None) -> None:
     """Copy src to dst, each run of whole base64 lines longer than SPAN_BYTES replaced by one token
     line. A run starts at the start of a line and ends at the end of one (a blank line, a boundary,
     a header, EOF); anything else is copied unchanged, so tokens stand only where the base64 did.
-    Copying starts where src stands (past a BOM); offsets stay those of the file."""
+    Copying starts where src stands (past a BOM); offsets stay those of the file. Each byte passes
+    once: into `raw_sha` (the file's hash) when given, and a long run's into its decoder (spans.run)."""
     pos, at_line_start = src.tell(), True
-    run_start, run_size, held, ending = None, 0, [], b""
+    run_start, run_size, held, ending, run = None, 0, [], b"", None
+    take = raw_sha.update if raw_sha is not None else (lambda data: None)
 
     def flush(end: int, eof: bool = False) -> None:
-        nonlocal run_start, run_size, held
+        nonlocal run_start, run_size, held, run
         if run_start is not None:
             if run_size > SPAN_BYTES and (ending or eof):
                 token = f"{spans.prefix}{len(spans.ranges):08d}"    # fixed width: digits may follow it
                 spans.ranges[token] = (run_start, end - len(ending))
                 dst.write(token.encode("ascii") + ending)
+                if run is not None:
+                    spans.ready[spans.ranges[token]] = run.finish(spans.known)
+                    run = None
             elif held is not None:
                 dst.writelines(held)
             else:                              # too long to have held: copy it back from the file
                 _copy(src, dst, run_start, end)
-        run_start, run_size, held = None, 0, []
+        if run is not None:
+            run.discard()
+        run_start, run_size, held, run = None, 0, [], None
 
     while True:
         if run_start is not None and held is None:
-            # deep in a long run: skip whole base64 lines a block at a time (C speed), not line by line
+            # deep in a long run: skip whole base64 lines a block at a time (C speed), not line by line,
+            # decoding them on the way
             block = src.read(_PIECE)
-            step = _whole_lines(block)
-            if not step:                         # the block where the run ends, or an odd one
-                m = _B64_LINES.match(block)
-                step = m.end() if m else 0
+            step, out = _decoded_lines(block) if run is not None and run.stream.clean else (0, None)
+            if step:
+                run.add(out)
+            else:
+                step = _whole_lines(block)
+                if not step:                         # the block where the run ends, or an odd one
+                    m = _B64_LINES.match(block)
+                    step = m.end() if m else 0
+                if step and run is not None:
+                    run.feed(block, step)
+            take(memoryview(block)[:step])
             src.seek(pos + step)
             if step:
                 run_size += step
@@ -337,6 +495,7 @@ def _skeleton(src, dst, spans: _Spans) -> None:
         line = src.readline(_PIECE)
         if not line:
             break
+        take(line)
         body = line.rstrip(b"\r\n")
         if body and (run_start is not None or at_line_start) and _B64_LINE.fullmatch(body):
             if run_start is None:
@@ -346,7 +505,12 @@ def _skeleton(src, dst, spans: _Spans) -> None:
             if held is not None:
                 held.append(line)
                 if run_size > min(SPAN_BYTES, _HOLD_BYTES):
+                    run = spans.run()
+                    if run is not None:
+                        run.feed(b"".join(held))
                     held = None
+            elif run is not None:
+                run.feed(line)
         else:
             flush(pos)
             dst.write(line)
@@ -400,6 +564,14 @@ class _Writer:
         return Attachment(name=name, path=path, size=len(data), content_type=ctype, sha256=sha)
 
     def write_span(self, name: str, span: tuple[int, int], ctype: str) -> Attachment:
+        done = self.spans.ready.pop(span, None)
+        if done is not None and done.kept:     # decoded while the skeleton read it; the store has it
+            if kept := self._kept(name, done.sha256, done.size, ctype):
+                return kept                    # (else it was purged since: decoded again below)
+        elif done is not None:                 # decoded while the skeleton read it; new bytes
+            path = self._path(name)
+            os.replace(done.path, path)
+            return Attachment(name=name, path=path, size=done.size, content_type=ctype, sha256=done.sha256)
         if self.known is not None:
             held: list[bytes] | None = [] if span[1] - span[0] <= self.HOLD_BYTES * 4 // 3 else None
             sha, size = hashlib.sha256(), 0
@@ -515,18 +687,28 @@ def _default_name(ctype: str, n: int) -> str:
     return f"attachment-{n}.{ext}"
 
 
-def parse_file(path: Path, workdir: Path, known=None) -> ParsedMessage:
+def parse_file(path: Path, workdir: Path, known=None, hash_raw: bool = False) -> ParsedMessage:
     """Parse the mail in `path` with its long base64 runs left in the file (see the top). `known`:
-    sha256 → the path of a file already kept with those bytes, or None (see _Writer)."""
+    sha256 → the path of a file already kept with those bytes, or None (see _Writer). `hash_raw`:
+    the file's sha256 too, taken on the same read (ParsedMessage.raw_sha256)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    spans = _Spans(Path(path))
-    with open(path, "rb") as src, tempfile.TemporaryFile(dir=workdir) as skel:
-        if src.read(len(_BOM)) != _BOM:     # a UTF-8 BOM (Notepad's .eml) would hide every header
-            src.seek(0)
-        _skeleton(src, skel, spans)
-        skel.seek(0)
-        msg = email.message_from_binary_file(skel, policy=email.policy.compat32)
-    return parse_message(msg, workdir, spans, known)
+    spans = _Spans(Path(path), workdir, known)
+    raw_sha = hashlib.sha256() if hash_raw else None
+    try:
+        with open(path, "rb") as src, tempfile.TemporaryFile(dir=workdir) as skel:
+            bom = src.read(len(_BOM))
+            if bom != _BOM:                 # a UTF-8 BOM (Notepad's .eml) would hide every header
+                src.seek(0)
+            elif raw_sha is not None:
+                raw_sha.update(bom)
+            _skeleton(src, skel, spans, raw_sha)
+            skel.seek(0)
+            msg = email.message_from_binary_file(skel, policy=email.policy.compat32)
+        out = parse_message(msg, workdir, spans, known)
+    finally:
+        spans.discard()
+    out.raw_sha256 = raw_sha.hexdigest() if raw_sha is not None else ""
+    return out
 
 
 def parse_bytes(raw: bytes, workdir: Path) -> ParsedMessage:

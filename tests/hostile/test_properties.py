@@ -171,6 +171,58 @@ def test_skipping_whole_blocks_cuts_the_same_runs(width, runs, breaks, no_last_e
         parse.SPAN_BYTES, parse._PIECE, parse._HOLD_BYTES = old
 
 
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(1, 9),
+       st.lists(st.tuples(st.sampled_from([0, 0, 0, 1, 3]), st.integers(1, 30), st.sampled_from(["\n", "\r\n"]),
+                          st.sampled_from([b"", b"--b\n", b"\n", b"Content-Type: x\r\n\r\n"])),
+                min_size=1, max_size=4),
+       st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(_BREAKS)), max_size=3),
+       st.booleans(), st.integers(2, 64), st.integers(1, 64), st.integers(1, 64), st.integers(1, 40),
+       st.randoms(use_true_random=False))
+def test_runs_decoded_on_the_way_equal_the_file_decoded(width, runs, breaks, no_last_eol, piece, span, hold, block, rnd):
+    """What the skeleton decodes while it reads a run (block by block, a '=' or a stray byte anywhere,
+    lines of any width) is what decoding the span from the file gives, byte for byte; and the file's
+    hash taken on the same read is its sha256."""
+    raw = b"".join(b"".join(bytes(rnd.choices(_B64 + b"=" * (rnd.random() < 0.1), k=width * 4 + more)) + eol.encode()
+                            for _ in range(count)) + sep for more, count, eol, sep in runs)
+    for at, data in breaks:
+        at %= len(raw) + 1
+        raw = raw[:at] + data + raw[at:]
+    if no_last_eol:
+        raw = raw.rstrip(b"\r\n")
+    old = parse.SPAN_BYTES, parse._PIECE, parse._HOLD_BYTES, parse._BLOCK
+    parse.SPAN_BYTES, parse._PIECE, parse._HOLD_BYTES, parse._BLOCK = span, piece, hold, block
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "m.eml"
+            path.write_bytes(raw)
+            spans, sha = parse._Spans(path, Path(tmp)), hashlib.sha256()
+            with open(path, "rb") as src:
+                parse._skeleton(src, io.BytesIO(), spans, sha)
+            assert sha.hexdigest() == hashlib.sha256(raw).hexdigest()
+            for rng, done in spans.ready.items():
+                assert done.path.read_bytes() == _decode_now(path, rng)
+                assert done.sha256 == hashlib.sha256(done.path.read_bytes()).hexdigest()
+    finally:
+        parse.SPAN_BYTES, parse._PIECE, parse._HOLD_BYTES, parse._BLOCK = old
+
+
+@FAST
+@given(st.binary(max_size=3000), st.integers(1, 30), st.sampled_from([b"\n", b"\r\n"]),
+       st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(_BREAKS + [b"\x00", b"\xff", b"_", b"--"])), max_size=4))
+def test_block_decoding_never_takes_more_than_the_check(data, groups, eol, breaks):
+    """_decoded_lines (the skeleton's one-pass path) takes a block only where _whole_lines would, and
+    gives what the standard library decodes from it."""
+    block = _wrap(base64.b64encode(data), groups * 4, eol)
+    for at, extra in breaks:
+        at %= len(block) + 1
+        block = block[:at] + extra + block[at:]
+    n, out = parse._decoded_lines(block)
+    if n:
+        assert n == parse._whole_lines(block)
+        assert out == binascii.a2b_base64(block[:n].translate(None, b"\r\n"))
+
+
 def _decode_before(path: Path, span: tuple[int, int]) -> bytes:
     """_Spans.decode before the block decoder (binascii, 1 MB at a time): the oracle for cut base64."""
     out, (start, end), carry = [], span, b""
