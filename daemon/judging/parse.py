@@ -18,6 +18,7 @@ Python loop walks a large part line by line.
 from __future__ import annotations
 
 import binascii
+import contextlib
 import datetime as dt
 import email
 import email.policy
@@ -359,20 +360,28 @@ class _Run:
         if kept:
             self.discard()
             return _Decoded(sha, self.size, Path(kept), kept=True)
-        if self.fh is None:
-            self.fh = open(self.path, "wb")
-            self.fh.writelines(self.held)
-            self.held = []
-        self.fh.flush()
-        pagecache.write_back(self.fh.fileno())
-        self.fh.close()
+        try:
+            if self.fh is None:
+                self.fh = open(self.path, "wb")
+                self.fh.writelines(self.held)
+                self.held = []
+            self.fh.flush()
+            pagecache.write_back(self.fh.fileno())
+            self.fh.close()
+        except BaseException:
+            self.discard()
+            raise
         return _Decoded(sha, self.size, self.path)
 
     def discard(self) -> None:
+        """Give up the run: nothing of it stays, on disk or open (a full disk frees at once: the worker
+        that holds an open file lives on)."""
         self.held = []
         if self.fh is not None:
-            self.fh.close()
-            self.path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                self.fh.close()          # a full disk may refuse the last flush: it is closed all the same
+            self.fh = None
+        self.path.unlink(missing_ok=True)
 
 
 def _b64_block(data: bytes, sink) -> bytes | None:
@@ -468,55 +477,60 @@ def _skeleton(src, dst, spans: _Spans, raw_sha=None) -> None:
             run.discard()
         run_start, run_size, held, run = None, 0, [], None
 
-    while True:
-        if run_start is not None and held is None:
-            # deep in a long run: skip whole base64 lines a block at a time (C speed), not line by line,
-            # decoding them on the way
-            block = src.read(_PIECE)
-            step, out = _decoded_lines(block) if run is not None and run.stream.clean else (0, None)
-            if step:
-                run.add(out)
+    try:
+        while True:
+            if run_start is not None and held is None:
+                # deep in a long run: skip whole base64 lines a block at a time (C speed), not line by line,
+                # decoding them on the way
+                block = src.read(_PIECE)
+                step, out = _decoded_lines(block) if run is not None and run.stream.clean else (0, None)
+                if step:
+                    run.add(out)
+                else:
+                    step = _whole_lines(block)
+                    if not step:                         # the block where the run ends, or an odd one
+                        m = _B64_LINES.match(block)
+                        step = m.end() if m else 0
+                    if step and run is not None:
+                        run.feed(block, step)
+                take(memoryview(block)[:step])
+                src.seek(pos + step)
+                if step:
+                    run_size += step
+                    ending = b"\r\n" if block.endswith(b"\r\n", 0, step) else b"\n"
+                    pos += step
+                    at_line_start = True
+                    if step == len(block):
+                        continue
+            line = src.readline(_PIECE)
+            if not line:
+                break
+            take(line)
+            body = line.rstrip(b"\r\n")
+            if body and (run_start is not None or at_line_start) and _B64_LINE.fullmatch(body):
+                if run_start is None:
+                    run_start = pos
+                run_size += len(line)
+                ending = line[len(body):]
+                if held is not None:
+                    held.append(line)
+                    if run_size > min(SPAN_BYTES, _HOLD_BYTES):
+                        run = spans.run()
+                        if run is not None:
+                            run.feed(b"".join(held))
+                        held = None
+                elif run is not None:
+                    run.feed(line)
             else:
-                step = _whole_lines(block)
-                if not step:                         # the block where the run ends, or an odd one
-                    m = _B64_LINES.match(block)
-                    step = m.end() if m else 0
-                if step and run is not None:
-                    run.feed(block, step)
-            take(memoryview(block)[:step])
-            src.seek(pos + step)
-            if step:
-                run_size += step
-                ending = b"\r\n" if block.endswith(b"\r\n", 0, step) else b"\n"
-                pos += step
-                at_line_start = True
-                if step == len(block):
-                    continue
-        line = src.readline(_PIECE)
-        if not line:
-            break
-        take(line)
-        body = line.rstrip(b"\r\n")
-        if body and (run_start is not None or at_line_start) and _B64_LINE.fullmatch(body):
-            if run_start is None:
-                run_start = pos
-            run_size += len(line)
-            ending = line[len(body):]
-            if held is not None:
-                held.append(line)
-                if run_size > min(SPAN_BYTES, _HOLD_BYTES):
-                    run = spans.run()
-                    if run is not None:
-                        run.feed(b"".join(held))
-                    held = None
-            elif run is not None:
-                run.feed(line)
-        else:
-            flush(pos)
-            dst.write(line)
-        pos += len(line)
-        at_line_start = line.endswith(b"\n")
-    flush(pos, eof=True)
+                flush(pos)
+                dst.write(line)
+            pos += len(line)
+            at_line_start = line.endswith(b"\n")
+        flush(pos, eof=True)
+    except BaseException:
+        if run is not None:          # a full disk, say: its file is not left behind, nor held open
+            run.discard()
+        raise
 
 
 def _copy(src, dst, start: int, end: int) -> None:
