@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from daemon import profile as profiles
-from daemon.judging import parse
+from daemon.judging import b64runs, parse
 from daemon.judging import roster as rosters
 from daemon.judging.inspect import archive
 from daemon.judging.judge import find_deliverables, judge_file
@@ -66,8 +66,8 @@ def test_attachments_survive_byte_for_byte(payloads, width, eol, spans):
                  b"Content-Transfer-Encoding: base64",
                  b'Content-Disposition: attachment; filename="f%d.bin"' % i, b"", _wrapped_b64(data, width, eol)]
     raw = eol.join(body) + eol + b"--" + boundary + b"--" + eol
-    old = parse.SPAN_BYTES
-    parse.SPAN_BYTES = 8 if spans else 1 << 40
+    old = b64runs.SPAN_BYTES
+    b64runs.SPAN_BYTES = 8 if spans else 1 << 40
     try:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "m.eml"
@@ -77,7 +77,7 @@ def test_attachments_survive_byte_for_byte(payloads, width, eol, spans):
             assert [a.sha256 for a in msg.attachments] == [hashlib.sha256(p).hexdigest() for p in payloads]
             assert msg.body.strip() == "正文"
     finally:
-        parse.SPAN_BYTES = old
+        b64runs.SPAN_BYTES = old
 
 
 @FAST
@@ -89,7 +89,7 @@ def test_span_path_equals_the_standard_library(data, text, forwarded):
         [("fwd.eml", inner, "message/rfc822")] if forwarded else []))
     results = []
     for span in (16, 1 << 40):
-        old, parse.SPAN_BYTES = parse.SPAN_BYTES, span
+        old, b64runs.SPAN_BYTES = b64runs.SPAN_BYTES, span
         try:
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "m.eml"
@@ -97,7 +97,7 @@ def test_span_path_equals_the_standard_library(data, text, forwarded):
                 msg = parse.parse_file(path, Path(tmp) / "w")
                 results.append(([(a.name, a.path.read_bytes()) for a in msg.attachments], msg.bodies, msg.subject))
         finally:
-            parse.SPAN_BYTES = old
+            b64runs.SPAN_BYTES = old
     assert results[0] == results[1]
 
 
@@ -112,14 +112,14 @@ def test_tokens_cut_out_of_any_line_are_put_back(texts, cte, piece):
     raw = b'From: a@qq.com\r\nContent-Type: multipart/mixed; boundary="B"\r\n\r\n' + parts + b"--B--\r\n"
     got = []
     for span, size in ((4, piece), (1 << 40, 1 << 20)):
-        old = parse.SPAN_BYTES, parse._PIECE
-        parse.SPAN_BYTES, parse._PIECE = span, size
+        old = b64runs.SPAN_BYTES, b64runs.PIECE
+        b64runs.SPAN_BYTES, b64runs.PIECE = span, size
         try:
             with tempfile.TemporaryDirectory() as tmp:
                 (Path(tmp) / "m.eml").write_bytes(raw)
                 got.append([a.path.read_bytes() for a in parse.parse_file(Path(tmp) / "m.eml", Path(tmp) / "w").attachments])
         finally:
-            parse.SPAN_BYTES, parse._PIECE = old
+            b64runs.SPAN_BYTES, b64runs.PIECE = old
     assert got[0] == got[1] and len(got[0]) == len(texts)
 
 
@@ -128,15 +128,15 @@ _BREAKS = [b"\n", b"\r\n", b"\r", b"=", b"==", b"\n\n", b"\r\n\r\n", b"\r\r\n", 
 
 
 def _skeleton(raw: bytes, fast: bool) -> tuple[bytes, list]:
-    spans = parse._Spans(Path("unused"))
+    spans = b64runs.Spans(Path("unused"))
     spans.prefix = "T-"
     dst = io.BytesIO()
-    real = parse._whole_lines
-    parse._whole_lines = real if fast else (lambda block: 0)    # 0: the regex alone, as before
+    real = b64runs.whole_lines
+    b64runs.whole_lines = real if fast else (lambda block: 0)    # 0: the regex alone, as before
     try:
-        parse._skeleton(io.BytesIO(raw), dst, spans)
+        b64runs.skeleton(io.BytesIO(raw), dst, spans)
     finally:
-        parse._whole_lines = real
+        b64runs.whole_lines = real
     return dst.getvalue(), list(spans.ranges.items())
 
 
@@ -163,12 +163,12 @@ def test_skipping_whole_blocks_cuts_the_same_runs(width, runs, breaks, no_last_e
         raw = raw[:at] + data + raw[at:]
     if no_last_eol:
         raw = raw.rstrip(b"\r\n")
-    old = parse.SPAN_BYTES, parse._PIECE, parse._HOLD_BYTES
-    parse.SPAN_BYTES, parse._PIECE, parse._HOLD_BYTES = span, piece, hold
+    old = b64runs.SPAN_BYTES, b64runs.PIECE, b64runs.HOLD_BYTES
+    b64runs.SPAN_BYTES, b64runs.PIECE, b64runs.HOLD_BYTES = span, piece, hold
     try:
         assert _skeleton(raw, fast=True) == _skeleton(raw, fast=False)
     finally:
-        parse.SPAN_BYTES, parse._PIECE, parse._HOLD_BYTES = old
+        b64runs.SPAN_BYTES, b64runs.PIECE, b64runs.HOLD_BYTES = old
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -190,21 +190,21 @@ def test_runs_decoded_on_the_way_equal_the_file_decoded(width, runs, breaks, no_
         raw = raw[:at] + data + raw[at:]
     if no_last_eol:
         raw = raw.rstrip(b"\r\n")
-    old = parse.SPAN_BYTES, parse._PIECE, parse._HOLD_BYTES, parse._BLOCK
-    parse.SPAN_BYTES, parse._PIECE, parse._HOLD_BYTES, parse._BLOCK = span, piece, hold, block
+    old = b64runs.SPAN_BYTES, b64runs.PIECE, b64runs.HOLD_BYTES, b64runs.BLOCK
+    b64runs.SPAN_BYTES, b64runs.PIECE, b64runs.HOLD_BYTES, b64runs.BLOCK = span, piece, hold, block
     try:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "m.eml"
             path.write_bytes(raw)
-            spans, sha = parse._Spans(path, Path(tmp)), hashlib.sha256()
+            spans, sha = b64runs.Spans(path, Path(tmp)), hashlib.sha256()
             with open(path, "rb") as src:
-                parse._skeleton(src, io.BytesIO(), spans, sha)
+                b64runs.skeleton(src, io.BytesIO(), spans, sha)
             assert sha.hexdigest() == hashlib.sha256(raw).hexdigest()
             for rng, done in spans.ready.items():
                 assert done.path.read_bytes() == _decode_now(path, rng)
                 assert done.sha256 == hashlib.sha256(done.path.read_bytes()).hexdigest()
     finally:
-        parse.SPAN_BYTES, parse._PIECE, parse._HOLD_BYTES, parse._BLOCK = old
+        b64runs.SPAN_BYTES, b64runs.PIECE, b64runs.HOLD_BYTES, b64runs.BLOCK = old
 
 
 @FAST
@@ -217,9 +217,9 @@ def test_block_decoding_never_takes_more_than_the_check(data, groups, eol, break
     for at, extra in breaks:
         at %= len(block) + 1
         block = block[:at] + extra + block[at:]
-    n, out = parse._decoded_lines(block)
+    n, out = b64runs.decoded_lines(block)
     if n:
-        assert n == parse._whole_lines(block)
+        assert n == b64runs.whole_lines(block)
         assert out == binascii.a2b_base64(block[:n].translate(None, b"\r\n"))
 
 
@@ -245,7 +245,7 @@ def _decode_before(path: Path, span: tuple[int, int]) -> bytes:
 
 def _decode_now(path: Path, span: tuple[int, int]) -> bytes:
     out: list[bytes] = []
-    parse._Spans(path).decode(span, out.append)
+    b64runs.Spans(path).decode(span, out.append)
     return b"".join(out)
 
 
@@ -263,14 +263,14 @@ def test_block_decoding_of_cut_base64_is_as_before(pieces, cut, width, eol, bloc
     raw = _wrap(text, width, eol)
     if ragged:
         raw = raw.rstrip(b"\r\n")
-    old, parse._BLOCK = parse._BLOCK, block
+    old, b64runs.BLOCK = b64runs.BLOCK, block
     try:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "span"
             path.write_bytes(raw)
             assert _decode_now(path, (0, len(raw))) == _decode_before(path, (0, len(raw)))
     finally:
-        parse._BLOCK = old
+        b64runs.BLOCK = old
 
 
 def _stdlib_b64(body: bytes) -> bytes:
@@ -302,14 +302,14 @@ def test_block_decoding_of_stray_padding_is_the_standard_librarys(data, strays, 
            b'Content-Disposition: attachment; filename="f.bin"\r\n\r\n' + body + b"--B--\r\n")
     got = []
     for span, size in ((0, block), (1 << 40, 4 << 20)):     # 0: any run, however short, is a span
-        old = parse.SPAN_BYTES, parse._BLOCK
-        parse.SPAN_BYTES, parse._BLOCK = span, size
+        old = b64runs.SPAN_BYTES, b64runs.BLOCK
+        b64runs.SPAN_BYTES, b64runs.BLOCK = span, size
         try:
             with tempfile.TemporaryDirectory() as tmp:
                 (Path(tmp) / "m.eml").write_bytes(raw)
                 got.append([a.path.read_bytes() for a in parse.parse_file(Path(tmp) / "m.eml", Path(tmp) / "w").attachments])
         finally:
-            parse.SPAN_BYTES, parse._BLOCK = old
+            b64runs.SPAN_BYTES, b64runs.BLOCK = old
     spanned, plain = got
     assert spanned == [_stdlib_b64(body)]
     joined = b"".join(body.splitlines())
@@ -338,8 +338,8 @@ def test_a_damaged_mail_is_still_judged(edits, cut, spans):
         raw[at:at + drop] = data
     if cut is not None:
         del raw[cut:]
-    old = parse.SPAN_BYTES
-    parse.SPAN_BYTES = 8 if spans else old
+    old = b64runs.SPAN_BYTES
+    b64runs.SPAN_BYTES = 8 if spans else old
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         (tmp / "m.eml").write_bytes(bytes(raw))
@@ -347,7 +347,7 @@ def test_a_damaged_mail_is_still_judged(edits, cut, spans):
             verdict, msg = judge_file(tmp / "m.eml", _PROFILE, _roster(tmp), workdir=tmp / "w",
                                       received=dt.datetime(2023, 5, 16, 9, tzinfo=TZ))
         finally:
-            parse.SPAN_BYTES = old
+            b64runs.SPAN_BYTES = old
         assert verdict.kind in ("report", "auto", "other")
         for a in msg.attachments:
             assert _inside(tmp / "w", a.path)

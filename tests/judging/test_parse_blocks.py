@@ -15,7 +15,7 @@ import os
 import pybase64
 import pytest
 
-from daemon.judging import parse
+from daemon.judging import b64runs, parse
 
 
 def _mail(b64_text: bytes, eol: bytes) -> bytes:
@@ -40,7 +40,7 @@ def test_a_large_attachment_is_skipped_and_decoded_a_block_at_a_time(tmp_path, m
             b'Content-Transfer-Encoding: base64\nContent-Disposition: attachment; filename="a.jpg"\n\n').replace(b"\n", eol)
     (tmp_path / "m.eml").write_bytes(head + _wrapped(data, width, eol) + b"--B--" + eol)
     calls = {"blocks": 0, "regex": 0, "simd": 0}
-    real_lines, real_decoded, real_regex, real_decode = (parse._whole_lines, parse._decoded_lines, parse._B64_LINES,
+    real_lines, real_decoded, real_regex, real_decode = (b64runs.whole_lines, b64runs.decoded_lines, b64runs.B64_LINES,
                                                          pybase64.b64decode)
 
     def whole_lines(block):
@@ -63,9 +63,9 @@ def test_a_large_attachment_is_skipped_and_decoded_a_block_at_a_time(tmp_path, m
         calls["simd"] += len(out)
         return out
 
-    monkeypatch.setattr(parse, "_whole_lines", whole_lines)
-    monkeypatch.setattr(parse, "_decoded_lines", decoded_lines)
-    monkeypatch.setattr(parse, "_B64_LINES", Regex())
+    monkeypatch.setattr(b64runs, "whole_lines", whole_lines)
+    monkeypatch.setattr(b64runs, "decoded_lines", decoded_lines)
+    monkeypatch.setattr(b64runs, "B64_LINES", Regex())
     monkeypatch.setattr(pybase64, "b64decode", b64decode)
     msg = parse.parse_file(tmp_path / "m.eml", tmp_path / "w")
     [att] = msg.attachments
