@@ -245,18 +245,20 @@ def b64_block(data: bytes, sink) -> bytes | None:
 
 
 def line_grid(block: bytes) -> tuple[int, int, bytes]:
-    """(cut, width, eol): block[:cut] is lines of one width (line end included) and one line ending;
-    cut is 0 when it is not."""
+    """(cut, width, eol): block[:cut] is the lines at its start that are of the first line's width
+    (line end included) and line ending, found by C-speed tests; cut is 0 when there is none. Only
+    their line ends are checked: what lies between is for the caller to check."""
     width = block.find(b"\n") + 1                # the first line, its ending included
-    cut = block.rfind(b"\n") + 1
     crlf = width >= 2 and block[width - 2:width] == b"\r\n"
     eol = b"\r\n" if crlf else b"\n"
-    if width <= len(eol) or cut % width:
+    if width <= len(eol):
         return 0, width, eol
-    lines = cut // width
-    if block[width - 1:cut:width] != b"\n" * lines or (crlf and block[width - 2:cut:width] != b"\r" * lines):
-        return 0, width, eol
-    return cut, width, eol
+    marks = block[width - 1::width]               # where each line's \n must be
+    lines = len(marks) - len(marks.lstrip(b"\n"))
+    if crlf:
+        crs = block[width - 2::width]
+        lines = min(lines, len(crs) - len(crs.lstrip(b"\r")))
+    return lines * width, width, eol
 
 
 def whole_lines(block: bytes) -> int:
@@ -264,11 +266,8 @@ def whole_lines(block: bytes) -> int:
     (the inside of any attachment), by C-speed tests; 0 when that is not so (the regex decides).
     It never says more than B64_LINES.match would: each line is [A-Za-z0-9+/=]+ then \\r?\\n."""
     cut, width, eol = line_grid(block)
-    if not cut:
-        return 0
-    rest = block.translate(None, ALPHABET)      # the line ends, and what else is no base64
-    if rest[:rest.rfind(b"\n") + 1] != eol * (cut // width):
-        return 0
+    if not cut or block[:cut].translate(None, ALPHABET) != eol * (cut // width):
+        return 0                                # (the translate leaves the line ends, and what else is no base64)
     return cut
 
 
