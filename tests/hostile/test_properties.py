@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import datetime as dt
 import email._encoded_words
 import email.errors
@@ -52,6 +53,27 @@ def _wrapped_b64(data: bytes, width: int, eol: bytes) -> bytes:
     return eol.join(text[i:i + width] for i in range(0, len(text), width)) + eol
 
 
+@contextlib.contextmanager
+def _tuned(**sizes):
+    """b64runs' sizes (SPAN_BYTES, PIECE, HOLD_BYTES, BLOCK) set for one example: hypothesis runs many
+    in one test, so monkeypatch, which undoes at the test's end, won't do."""
+    old = {name: getattr(b64runs, name) for name in sizes}
+    for name, value in sizes.items():
+        setattr(b64runs, name, value)
+    try:
+        yield
+    finally:
+        for name, value in old.items():
+            setattr(b64runs, name, value)
+
+
+def _parsed(raw: bytes) -> list[bytes]:
+    """The attachments' bytes parse_file gives for raw."""
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "m.eml").write_bytes(raw)
+        return [a.path.read_bytes() for a in parse.parse_file(Path(tmp) / "m.eml", Path(tmp) / "w").attachments]
+
+
 @FAST
 @given(st.lists(st.binary(min_size=0, max_size=3000), min_size=1, max_size=4),
        st.integers(min_value=4, max_value=200), st.sampled_from([b"\r\n", b"\n"]), st.booleans())
@@ -66,18 +88,13 @@ def test_attachments_survive_byte_for_byte(payloads, width, eol, spans):
                  b"Content-Transfer-Encoding: base64",
                  b'Content-Disposition: attachment; filename="f%d.bin"' % i, b"", _wrapped_b64(data, width, eol)]
     raw = eol.join(body) + eol + b"--" + boundary + b"--" + eol
-    old = b64runs.SPAN_BYTES
-    b64runs.SPAN_BYTES = 8 if spans else 1 << 40
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "m.eml"
-            path.write_bytes(raw)
-            msg = parse.parse_file(path, Path(tmp) / "w")
-            assert [a.path.read_bytes() for a in msg.attachments] == payloads
-            assert [a.sha256 for a in msg.attachments] == [hashlib.sha256(p).hexdigest() for p in payloads]
-            assert msg.body.strip() == "正文"
-    finally:
-        b64runs.SPAN_BYTES = old
+    with _tuned(SPAN_BYTES=8 if spans else 1 << 40), tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "m.eml"
+        path.write_bytes(raw)
+        msg = parse.parse_file(path, Path(tmp) / "w")
+        assert [a.path.read_bytes() for a in msg.attachments] == payloads
+        assert [a.sha256 for a in msg.attachments] == [hashlib.sha256(p).hexdigest() for p in payloads]
+        assert msg.body.strip() == "正文"
 
 
 @FAST
@@ -89,15 +106,11 @@ def test_span_path_equals_the_standard_library(data, text, forwarded):
         [("fwd.eml", inner, "message/rfc822")] if forwarded else []))
     results = []
     for span in (16, 1 << 40):
-        old, b64runs.SPAN_BYTES = b64runs.SPAN_BYTES, span
-        try:
-            with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / "m.eml"
-                path.write_bytes(raw)
-                msg = parse.parse_file(path, Path(tmp) / "w")
-                results.append(([(a.name, a.path.read_bytes()) for a in msg.attachments], msg.bodies, msg.subject))
-        finally:
-            b64runs.SPAN_BYTES = old
+        with _tuned(SPAN_BYTES=span), tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "m.eml"
+            path.write_bytes(raw)
+            msg = parse.parse_file(path, Path(tmp) / "w")
+            results.append(([(a.name, a.path.read_bytes()) for a in msg.attachments], msg.bodies, msg.subject))
     assert results[0] == results[1]
 
 
@@ -112,14 +125,8 @@ def test_tokens_cut_out_of_any_line_are_put_back(texts, cte, piece):
     raw = b'From: a@qq.com\r\nContent-Type: multipart/mixed; boundary="B"\r\n\r\n' + parts + b"--B--\r\n"
     got = []
     for span, size in ((4, piece), (1 << 40, 1 << 20)):
-        old = b64runs.SPAN_BYTES, b64runs.PIECE
-        b64runs.SPAN_BYTES, b64runs.PIECE = span, size
-        try:
-            with tempfile.TemporaryDirectory() as tmp:
-                (Path(tmp) / "m.eml").write_bytes(raw)
-                got.append([a.path.read_bytes() for a in parse.parse_file(Path(tmp) / "m.eml", Path(tmp) / "w").attachments])
-        finally:
-            b64runs.SPAN_BYTES, b64runs.PIECE = old
+        with _tuned(SPAN_BYTES=span, PIECE=size):
+            got.append(_parsed(raw))
     assert got[0] == got[1] and len(got[0]) == len(texts)
 
 
@@ -163,12 +170,8 @@ def test_skipping_whole_blocks_cuts_the_same_runs(width, runs, breaks, no_last_e
         raw = raw[:at] + data + raw[at:]
     if no_last_eol:
         raw = raw.rstrip(b"\r\n")
-    old = b64runs.SPAN_BYTES, b64runs.PIECE, b64runs.HOLD_BYTES
-    b64runs.SPAN_BYTES, b64runs.PIECE, b64runs.HOLD_BYTES = span, piece, hold
-    try:
+    with _tuned(SPAN_BYTES=span, PIECE=piece, HOLD_BYTES=hold):
         assert _skeleton(raw, fast=True) == _skeleton(raw, fast=False)
-    finally:
-        b64runs.SPAN_BYTES, b64runs.PIECE, b64runs.HOLD_BYTES = old
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -190,21 +193,16 @@ def test_runs_decoded_on_the_way_equal_the_file_decoded(width, runs, breaks, no_
         raw = raw[:at] + data + raw[at:]
     if no_last_eol:
         raw = raw.rstrip(b"\r\n")
-    old = b64runs.SPAN_BYTES, b64runs.PIECE, b64runs.HOLD_BYTES, b64runs.BLOCK
-    b64runs.SPAN_BYTES, b64runs.PIECE, b64runs.HOLD_BYTES, b64runs.BLOCK = span, piece, hold, block
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "m.eml"
-            path.write_bytes(raw)
-            spans, sha = b64runs.Spans(path, Path(tmp)), hashlib.sha256()
-            with open(path, "rb") as src:
-                b64runs.skeleton(src, io.BytesIO(), spans, sha)
-            assert sha.hexdigest() == hashlib.sha256(raw).hexdigest()
-            for rng, done in spans.ready.items():
-                assert done.path.read_bytes() == _decode_now(path, rng)
-                assert done.sha256 == hashlib.sha256(done.path.read_bytes()).hexdigest()
-    finally:
-        b64runs.SPAN_BYTES, b64runs.PIECE, b64runs.HOLD_BYTES, b64runs.BLOCK = old
+    with _tuned(SPAN_BYTES=span, PIECE=piece, HOLD_BYTES=hold, BLOCK=block), tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "m.eml"
+        path.write_bytes(raw)
+        spans, sha = b64runs.Spans(path, Path(tmp)), hashlib.sha256()
+        with open(path, "rb") as src:
+            b64runs.skeleton(src, io.BytesIO(), spans, sha)
+        assert sha.hexdigest() == hashlib.sha256(raw).hexdigest()
+        for rng, done in spans.ready.items():
+            assert done.path.read_bytes() == _decode_now(path, rng)
+            assert done.sha256 == hashlib.sha256(done.path.read_bytes()).hexdigest()
 
 
 @FAST
@@ -263,14 +261,10 @@ def test_block_decoding_of_cut_base64_is_as_before(pieces, cut, width, eol, bloc
     raw = _wrap(text, width, eol)
     if ragged:
         raw = raw.rstrip(b"\r\n")
-    old, b64runs.BLOCK = b64runs.BLOCK, block
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "span"
-            path.write_bytes(raw)
-            assert _decode_now(path, (0, len(raw))) == _decode_before(path, (0, len(raw)))
-    finally:
-        b64runs.BLOCK = old
+    with _tuned(BLOCK=block), tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "span"
+        path.write_bytes(raw)
+        assert _decode_now(path, (0, len(raw))) == _decode_before(path, (0, len(raw)))
 
 
 def _stdlib_b64(body: bytes) -> bytes:
@@ -302,14 +296,8 @@ def test_block_decoding_of_stray_padding_is_the_standard_librarys(data, strays, 
            b'Content-Disposition: attachment; filename="f.bin"\r\n\r\n' + body + b"--B--\r\n")
     got = []
     for span, size in ((0, block), (1 << 40, 4 << 20)):     # 0: any run, however short, is a span
-        old = b64runs.SPAN_BYTES, b64runs.BLOCK
-        b64runs.SPAN_BYTES, b64runs.BLOCK = span, size
-        try:
-            with tempfile.TemporaryDirectory() as tmp:
-                (Path(tmp) / "m.eml").write_bytes(raw)
-                got.append([a.path.read_bytes() for a in parse.parse_file(Path(tmp) / "m.eml", Path(tmp) / "w").attachments])
-        finally:
-            b64runs.SPAN_BYTES, b64runs.BLOCK = old
+        with _tuned(SPAN_BYTES=span, BLOCK=size):
+            got.append(_parsed(raw))
     spanned, plain = got
     assert spanned == [_stdlib_b64(body)]
     joined = b"".join(body.splitlines())
@@ -338,16 +326,12 @@ def test_a_damaged_mail_is_still_judged(edits, cut, spans):
         raw[at:at + drop] = data
     if cut is not None:
         del raw[cut:]
-    old = b64runs.SPAN_BYTES
-    b64runs.SPAN_BYTES = 8 if spans else old
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         (tmp / "m.eml").write_bytes(bytes(raw))
-        try:
+        with _tuned(SPAN_BYTES=8 if spans else b64runs.SPAN_BYTES):
             verdict, msg = judge_file(tmp / "m.eml", _PROFILE, _roster(tmp), workdir=tmp / "w",
                                       received=dt.datetime(2023, 5, 16, 9, tzinfo=TZ))
-        finally:
-            b64runs.SPAN_BYTES = old
         assert verdict.kind in ("report", "auto", "other")
         for a in msg.attachments:
             assert _inside(tmp / "w", a.path)
