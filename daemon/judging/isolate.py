@@ -25,7 +25,6 @@ from pathlib import Path
 from daemon.judging.inspect import Limits
 from daemon.judging.judge import judge_file
 from daemon.store import pagecache
-from daemon.store.hashing import sha256_file
 from daemon.store.safefs import is_full
 
 
@@ -86,13 +85,12 @@ def judge_job(path, profile, roster, received, workdir, overrides, thumbs_dir, l
                                   known=known_in(blobs_dir), hash_raw=hash_raw)
         if thumbs_dir and workdir:
             _thumbnails(verdict, Path(thumbs_dir))
-        raw_sha = (msg.raw_sha256 or sha256_file(path)) if hash_raw else ""
         files = [m for m in verdict.items if m.path]
         pagecache.judged([path, *(m.path for m in files)],
                          [path, *(Path(blobs_dir) / m.sha256[:2] / m.sha256 for m in files if blobs_dir and m.sha256)])
         return ("ok", verdict, {"reply-to": [msg.reply_to] if msg.reply_to else [],   # parsed before decoding
                                 "references": msg.headers.get("references", []),
-                                "raw_sha256": raw_sha})
+                                "raw_sha256": msg.raw_sha256})   # taken on parse's one read, when asked
     except BaseException as e:     # noqa: BLE001 - the parent records the reason
         kind = "full" if is_full(e) else "error"     # the disk's fault, not the message's
         return (kind, f"{type(e).__name__}: {e}", traceback.format_exc(limit=5))
