@@ -20,6 +20,7 @@ import html
 import os
 import re
 import tempfile
+import uuid
 from dataclasses import dataclass, field
 from email.header import decode_header, make_header
 from email.message import Message
@@ -27,10 +28,9 @@ from email.utils import getaddresses, parsedate_to_datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
-from daemon.judging.b64runs import DECODED_HELD, Spans, skeleton
+from daemon.judging.b64runs import Decoded, Run, Spans, skeleton
 from daemon.judging.inspect.charset import decode_text
 from daemon.model import Attachment
-from daemon.store import pagecache
 from daemon.store.safefs import safe_name
 
 MAX_PARTS = 2000
@@ -186,10 +186,7 @@ def _is_attachment(part: Message) -> bool:
 class _Writer:
     """Writes each attachment to `workdir` under a safe, unique name, unless `known(sha256)` names a
     file the store already keeps with those bytes (a resent photo, a full resend): then the attachment
-    is that file, read only, and nothing is written. The hash comes first: an attachment up to
-    HOLD_BYTES is decoded once into memory, a larger one is decoded twice when it is new."""
-
-    HOLD_BYTES = DECODED_HELD
+    is that file, read only, and nothing is written. The hash comes first (see b64runs.Run)."""
 
     def __init__(self, workdir: Path, spans: Spans | None = None, known=None):
         self.workdir = workdir
@@ -215,45 +212,21 @@ class _Writer:
         return Attachment(name=name, path=path, size=len(data), content_type=ctype, sha256=sha)
 
     def write_span(self, name: str, span: tuple[int, int], ctype: str) -> Attachment:
-        done = self.spans.ready.pop(span, None)
-        if done is not None and done.kept:     # decoded while the skeleton read it; the store has it
+        """The part's file as the skeleton decoded it on the way, or else (a run it could not decode
+        then) decoded from the mail now, the same way."""
+        done = self.spans.ready.pop(span, None) or self._decode(span, self.known)
+        if done.kept:
             if kept := self._kept(name, done.sha256, done.size, ctype):
-                return kept                    # (else it was purged since: decoded again below)
-        elif done is not None:                 # decoded while the skeleton read it; new bytes
-            path = self._path(name)
-            os.replace(done.path, path)
-            return Attachment(name=name, path=path, size=done.size, content_type=ctype, sha256=done.sha256)
-        if self.known is not None:
-            held: list[bytes] | None = [] if span[1] - span[0] <= self.HOLD_BYTES * 4 // 3 else None
-            sha, size = hashlib.sha256(), 0
-
-            def look(data: bytes) -> None:
-                nonlocal size
-                sha.update(data)
-                size += len(data)
-                if held is not None:
-                    held.append(data)
-            self.spans.decode(span, look)
-            if kept := self._kept(name, sha.hexdigest(), size, ctype):
                 return kept
-            if held is not None:
-                path = self._path(name)
-                with open(path, "wb") as fh:
-                    fh.writelines(held)
-                    fh.flush()
-                    pagecache.write_back(fh.fileno())
-                return Attachment(name=name, path=path, size=size, content_type=ctype, sha256=sha.hexdigest())
-        path, sha, size = self._path(name), hashlib.sha256(), 0
-        with open(path, "wb") as fh:
-            def sink(data: bytes) -> None:
-                nonlocal size
-                sha.update(data)
-                fh.write(data)
-                size += len(data)
-            self.spans.decode(span, sink)
-            fh.flush()
-            pagecache.write_back(fh.fileno())
-        return Attachment(name=name, path=path, size=size, content_type=ctype, sha256=sha.hexdigest())
+            done = self._decode(span, None)    # purged since it was looked up: written after all
+        path = self._path(name)
+        os.replace(done.path, path)
+        return Attachment(name=name, path=path, size=done.size, content_type=ctype, sha256=done.sha256)
+
+    def _decode(self, span: tuple[int, int], known) -> Decoded:
+        run = self.spans.run() or Run(self.workdir / f".run-{uuid.uuid4().hex}")
+        self.spans.decode(span, run.add)
+        return run.finish(known)
 
 
 def _walk(msg: Message, out: ParsedMessage, writer: _Writer, depth: int, counter: list[int]) -> None:

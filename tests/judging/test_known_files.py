@@ -30,7 +30,7 @@ def keep(blobs, data: bytes) -> str:
     return sha
 
 
-@pytest.mark.parametrize("size", [1000, 600_000, 20_000_000])     # in memory, a span held, a span decoded twice
+@pytest.mark.parametrize("size", [1000, 600_000, 20_000_000])     # in memory, a span held, a span spilled to disk
 def test_known_bytes_are_read_from_the_store_and_new_ones_written(tmp_path, size):
     old, new = os.urandom(size), os.urandom(size)
     blobs = tmp_path / "blobs"
