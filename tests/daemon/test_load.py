@@ -6,6 +6,7 @@ pool (daemon/judging/pool.py)."""
 from __future__ import annotations
 
 import hashlib
+import mmap
 import os
 import re
 import sqlite3
@@ -15,6 +16,7 @@ from tests.builders.config import write_config
 from tests.builders.files import make_slow_pdf
 from tests.builders.mail import build_mail, report_text
 from tests.daemon.conftest import Running
+from tests.store.test_pagecache import resident
 
 # (the first line lands in [replies]: seven replies to one school in a day are over the default five)
 SLOW = "max_per_sender_per_day = 20\n\n[schedule]\npoll_seconds = 300\n\n[limits]\nfile_seconds = 1\nmessage_seconds = 20\n"
@@ -67,4 +69,8 @@ def test_a_small_report_is_answered_while_large_mail_is_still_judged(tmp_path, d
     kept = db.execute("select raw_path, raw_sha256 from messages").fetchall()
     db.close()
     assert len(kept) == n_large + 2
+    # the raw mail left the page cache once judged (daemon/store/pagecache.py; read before the hashes
+    # below read it back in): without that every byte the daemon wrote would still be cached
+    raw = [Path(p) for p, _ in kept if Path(p).stat().st_size > 2_000_000]
+    assert sum(resident(p) for p in raw) * mmap.PAGESIZE < sum(p.stat().st_size for p in raw) / 2
     assert all(hashlib.sha256(Path(p).read_bytes()).hexdigest() == sha for p, sha in kept)
